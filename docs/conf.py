@@ -1,0 +1,39 @@
+"""Sphinx configuration for the tlkit documentation."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+import tlkit  # noqa: E402
+
+project = "tlkit"
+author = "tlkit developers"
+copyright = "2026, tlkit developers"  # noqa: A001
+release = tlkit.__version__
+version = release
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.viewcode",
+    "sphinx.ext.doctest",
+    "myst_parser",
+]
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+exclude_patterns = ["_build"]
+autodoc_member_order = "bysource"
+autodoc_typehints = "description"
+autodoc_default_options = {"show-inheritance": True}
+napoleon_google_docstring = True
+napoleon_numpy_docstring = False
+# Docstring examples are run by pytest --doctest-modules; the doctest builder runs the guide pages.
+doctest_test_doctest_blocks = ""
+
+html_theme = "furo"
+html_title = f"tlkit {release}"

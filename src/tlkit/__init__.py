@@ -1,0 +1,35 @@
+"""tlkit: transfer-learning components for image classification on Keras 3.
+
+Compose a pretrained backbone, a classifier head, fine-tuning control, class
+weights, augmentation and evaluation into a transfer-learning workflow.
+"""
+
+from __future__ import annotations
+
+import os as _os
+
+_os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+from tlkit.backbones import (  # noqa: E402
+    BackboneSpec,
+    Preprocessing,
+    backbone_blocks,
+    build_backbone,
+    get_backbone_spec,
+    list_backbones,
+)
+from tlkit.heads import ClassifierHead, build_classifier  # noqa: E402
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "BackboneSpec",
+    "ClassifierHead",
+    "Preprocessing",
+    "__version__",
+    "backbone_blocks",
+    "build_backbone",
+    "build_classifier",
+    "get_backbone_spec",
+    "list_backbones",
+]

@@ -1,0 +1,10 @@
+"""Data sets: local copies or verified downloads."""
+
+from tlkit.datasets.caltech101 import (
+    CALTECH101_MD5,
+    CALTECH101_URL,
+    download_file,
+    fetch_caltech101,
+)
+
+__all__ = ["CALTECH101_MD5", "CALTECH101_URL", "download_file", "fetch_caltech101"]

@@ -1,0 +1,231 @@
+"""Caltech-101: use a local copy, or download, verify and extract the official archive."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+__all__ = ["CALTECH101_MD5", "CALTECH101_URL", "download_file", "fetch_caltech101"]
+
+CALTECH101_URL = "https://data.caltech.edu/records/mzrjq-6wc02/files/caltech-101.zip?download=1"
+"""Official Caltech-101 archive (CaltechDATA record mzrjq-6wc02)."""
+
+CALTECH101_MD5 = "3138e1922a9193bfa496528edbbc45d0"
+"""MD5 of the official archive (the value torchvision checks)."""
+
+_FOLDER = "101_ObjectCategories"
+_ENV_CACHE = "TLKIT_CACHE_DIR"
+
+
+def _default_cache_dir() -> Path:
+    if os.environ.get(_ENV_CACHE):
+        return Path(os.environ[_ENV_CACHE])
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tlkit"
+
+
+def _md5(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.md5()  # noqa: S324 - a checksum, not security
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def download_file(
+    url: str,
+    destination: str | os.PathLike[str],
+    *,
+    md5: str | None = None,
+    progress: bool = True,
+    timeout: float = 60.0,
+) -> Path:
+    """Download ``url`` to ``destination`` with a progress bar and an optional MD5 check.
+
+    The file is written to a temporary name beside ``destination`` and renamed only
+    when complete and verified, so an interrupted download never looks finished.
+    An existing ``destination`` whose checksum matches is reused without download.
+
+    Args:
+        url: ``http(s)://`` or ``file://`` address.
+        destination: Where to store the file.
+        md5: Expected MD5 hex digest, or ``None`` to skip the check.
+        progress: Show a ``tqdm`` progress bar.
+        timeout: Seconds to wait for the server.
+
+    Returns:
+        The path of the downloaded file.
+
+    Raises:
+        ConnectionError: The address cannot be reached (the message says so).
+        ValueError: The downloaded file's checksum differs from ``md5``.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> source = folder / "source.bin"
+        >>> _ = source.write_bytes(b"tlkit")
+        >>> download_file(source.as_uri(), folder / "copy.bin", progress=False, md5="0" * 32)
+        Traceback (most recent call last):
+        ...
+        ValueError: Checksum mismatch for ...
+        >>> download_file(source.as_uri(), folder / "copy.bin", progress=False).read_bytes()
+        b'tlkit'
+    """
+    destination = Path(destination)
+    if destination.is_file() and md5 is not None and _md5(destination) == md5:
+        return destination
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp_name = tempfile.mkstemp(prefix=destination.name, suffix=".part",
+                                        dir=destination.parent)
+    tmp = Path(tmp_name)
+    try:
+        try:
+            response = urllib.request.urlopen(url, timeout=timeout)  # noqa: S310
+        except (urllib.error.URLError, OSError) as error:
+            raise ConnectionError(
+                f"Could not download {url!r}: {error}. If this machine is offline, download "
+                f"the file elsewhere and pass its local copy instead."
+            ) from error
+        with response, os.fdopen(handle, "wb") as out:
+            total = response.headers.get("Content-Length")
+            with tqdm(
+                total=int(total) if total else None,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                desc=f"Downloading {destination.name}",
+                disable=not progress,
+            ) as bar:
+                for block in iter(lambda: response.read(1 << 20), b""):
+                    out.write(block)
+                    bar.update(len(block))
+        if md5 is not None:
+            actual = _md5(tmp)
+            if actual != md5:
+                raise ValueError(
+                    f"Checksum mismatch for {url!r}: expected MD5 {md5}, got {actual}. The "
+                    f"download is corrupt or the file changed; nothing was kept."
+                )
+        tmp.replace(destination)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return destination
+
+
+def _check_layout(folder: Path, argument: str) -> Path:
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"{argument}={str(folder)!r} does not exist or is not a folder. Expected the "
+            f"Caltech-101 '{_FOLDER}' folder (one sub-folder per class), or its parent."
+        )
+    if (folder / _FOLDER).is_dir():
+        folder = folder / _FOLDER
+    classes = [p for p in folder.iterdir() if p.is_dir()]
+    if len(classes) < 101:
+        raise ValueError(
+            f"{argument}={str(folder)!r} does not look like Caltech-101: expected at least 101 "
+            f"class folders (102 with BACKGROUND_Google), found {len(classes)}."
+        )
+    return folder
+
+
+def fetch_caltech101(
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    download: bool = True,
+    cache_dir: str | os.PathLike[str] | None = None,
+    url: str = CALTECH101_URL,
+    md5: str | None = CALTECH101_MD5,
+    progress: bool = True,
+) -> Path:
+    """Return the path of a Caltech-101 ``101_ObjectCategories`` folder.
+
+    With ``data_dir`` it checks and uses that local copy (the folder itself or its
+    parent). Without it, it looks in ``cache_dir`` (default ``$TLKIT_CACHE_DIR`` or
+    ``~/.cache/tlkit``) and, if absent and ``download`` is true, downloads the
+    official archive with a progress bar, verifies its MD5, extracts the inner
+    ``101_ObjectCategories.tar.gz`` and reuses it next time.
+
+    Args:
+        data_dir: A local copy, or ``None``.
+        download: Allow downloading when there is no local or cached copy.
+        cache_dir: Where downloads and extracted files live.
+        url: Address of the archive (override for a mirror).
+        md5: Expected MD5 of the archive (``None`` skips the check).
+        progress: Show progress bars.
+
+    Returns:
+        The ``101_ObjectCategories`` folder.
+
+    Raises:
+        FileNotFoundError: ``data_dir`` does not exist, or there is no copy and
+            ``download`` is false.
+        ValueError: The folder does not have Caltech-101's layout, or the archive's
+            checksum or content is wrong.
+        ConnectionError: The download failed (e.g. offline); the message says how
+            to use a local copy.
+
+    Example:
+        >>> fetch_caltech101("/no/such/folder")
+        Traceback (most recent call last):
+        ...
+        FileNotFoundError: data_dir='/no/such/folder' does not exist or is not a folder. ...
+    """
+    if data_dir is not None:
+        return _check_layout(Path(data_dir), "data_dir")
+    cache = Path(cache_dir) if cache_dir is not None else _default_cache_dir()
+    target = cache / "caltech101"
+    if (target / _FOLDER).is_dir():
+        return _check_layout(target / _FOLDER, "cache_dir")
+    if not download:
+        raise FileNotFoundError(
+            f"No Caltech-101 copy in {str(target)!r} and download=False. Pass data_dir= the "
+            f"local '{_FOLDER}' folder, or allow the download."
+        )
+    archive = target / "caltech-101.zip"
+    try:
+        download_file(url, archive, md5=md5, progress=progress)
+    except ConnectionError as error:
+        raise ConnectionError(
+            f"{error} To use a local copy, pass data_dir='/path/to/{_FOLDER}' (or "
+            f"--data-dir on the command line)."
+        ) from error
+    with tempfile.TemporaryDirectory(dir=target) as scratch:
+        scratch_path = Path(scratch)
+        try:
+            with zipfile.ZipFile(archive) as outer:
+                member = next(
+                    (n for n in outer.namelist() if n.endswith(f"{_FOLDER}.tar.gz")), None
+                )
+                if member is None:
+                    raise ValueError(
+                        f"{str(archive)!r} has no {_FOLDER}.tar.gz inside; is it the Caltech-101 "
+                        f"archive?"
+                    )
+                inner = Path(outer.extract(member, scratch_path))
+        except zipfile.BadZipFile as error:
+            raise ValueError(f"{str(archive)!r} is not a valid zip archive: {error}") from error
+        with tarfile.open(inner, "r:gz") as tar:
+            members = tar.getmembers()
+            for item in tqdm(members, desc="Extracting", unit="file", disable=not progress):
+                if hasattr(tarfile, "data_filter"):
+                    tar.extract(item, scratch_path / "out", filter="data")
+                else:  # Python < 3.10.12: refuse paths that leave the folder
+                    if Path(item.name).is_absolute() or ".." in Path(item.name).parts:
+                        raise ValueError(f"Unsafe path {item.name!r} in {str(inner)!r}.")
+                    tar.extract(item, scratch_path / "out")
+        extracted = scratch_path / "out" / _FOLDER
+        if not extracted.is_dir():
+            raise ValueError(f"{str(inner)!r} does not contain a {_FOLDER}/ folder.")
+        shutil.move(str(extracted), str(target / _FOLDER))
+    return _check_layout(target / _FOLDER, "cache_dir")

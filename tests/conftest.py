@@ -1,0 +1,37 @@
+"""Shared fixtures: quiet TensorFlow, and the locations of the real data and weights."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import pytest  # noqa: E402
+
+CALTECH_ENV = "TLKIT_CALTECH101_DIR"
+WEIGHTS_ENV = "TLKIT_MOBILENETV2_WEIGHTS"
+
+
+def _env_path(variable: str) -> Path:
+    value = os.environ.get(variable)
+    if not value:
+        pytest.skip(f"{variable} is not set")
+    path = Path(value)
+    if not path.exists():
+        # Set but wrong is a configuration error, not a reason to skip.
+        raise FileNotFoundError(f"{variable}={value!r} does not exist")
+    return path
+
+
+@pytest.fixture(scope="session")
+def caltech_dir() -> Path:
+    """The real ``101_ObjectCategories`` folder (skips when the variable is unset)."""
+    return _env_path(CALTECH_ENV)
+
+
+@pytest.fixture(scope="session")
+def mobilenet_weights() -> Path:
+    """The ImageNet MobileNetV2 no-top weights file (skips when the variable is unset)."""
+    return _env_path(WEIGHTS_ENV)

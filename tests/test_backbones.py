@@ -1,0 +1,169 @@
+"""Tests for tlkit.backbones: the registry, build_backbone and the block split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+import tlkit
+from tlkit.backbones import Preprocessing, backbone_blocks, build_backbone, get_backbone_spec
+
+SMALL = (32, 32, 3)
+
+
+@pytest.mark.parametrize("name", tlkit.list_backbones())
+def test_every_backbone_builds_with_documented_feature_dim_and_blocks(name: str) -> None:
+    spec = get_backbone_spec(name)
+    backbone = build_backbone(name, input_shape=SMALL, weights=None, pooling="avg")
+    assert backbone.output_shape == (None, spec.feature_dim)
+    pixels = np.random.default_rng(0).uniform(0, 255, (2, *SMALL)).astype("float32")
+    features = np.asarray(backbone(pixels))
+    assert features.shape == (2, spec.feature_dim)
+    assert np.all(np.isfinite(features))
+
+    blocks = backbone_blocks(backbone)
+    assert len(blocks) == spec.num_blocks
+    assert blocks[0][0] == "stem"
+    names = [block for block, _ in blocks]
+    assert len(set(names)) == len(names)
+    # Every layer of the nested network with weights is in exactly one block.
+    base = backbone.get_layer(spec.keras_name)
+    in_blocks = [layer.name for _, layers in blocks for layer in layers]
+    assert len(in_blocks) == len(set(in_blocks))
+    weighted = {layer.name for layer in base.layers if layer.weights}
+    assert weighted <= set(in_blocks)
+
+
+def test_frozen_by_default_and_trainable_on_request() -> None:
+    frozen = build_backbone("mobilenet_v2", input_shape=SMALL, weights=None)
+    assert frozen.trainable_weights == []
+    trainable = build_backbone("mobilenet_v2", input_shape=SMALL, weights=None, trainable=True)
+    assert len(trainable.trainable_weights) > 100
+
+
+def test_pooling_none_gives_feature_map_and_max_pooling_works() -> None:
+    fmap = build_backbone("mobilenet_v2", input_shape=(64, 64, 3), weights=None)
+    assert fmap.output_shape == (None, 2, 2, 1280)
+    pooled = build_backbone("mobilenet_v2", input_shape=(64, 64, 3), weights=None, pooling="max")
+    assert pooled.output_shape == (None, 1280)
+
+
+def test_backbone_kwargs_reach_the_constructor_and_name_names_the_model() -> None:
+    model = build_backbone(
+        "mobilenet_v2", input_shape=SMALL, weights=None, pooling="avg", alpha=0.5, model_name="mine"
+    )
+    assert model.name == "mine"
+    assert model.output_shape == (None, 1280)  # MobileNetV2 keeps 1280 for alpha <= 1
+    assert model.get_layer("mobilenet_v2").get_layer("Conv1").kernel.shape[-1] == 16
+
+
+@pytest.mark.parametrize(
+    ("mode", "module"),
+    [("tf", "mobilenet_v2"), ("caffe", "resnet50"), ("torch", "densenet")],
+)
+def test_preprocessing_matches_keras_applications(mode: str, module: str) -> None:
+    pixels = np.random.default_rng(1).uniform(0, 255, (3, 8, 8, 3)).astype("float32")
+    expected = getattr(keras.applications, module).preprocess_input(pixels.copy())
+    got = np.asarray(Preprocessing(mode)(pixels))
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4)
+    # The user's array is not modified in place.
+    assert pixels.max() > 200
+
+
+def test_preprocessing_accepts_uint8_and_round_trips_config() -> None:
+    layer = Preprocessing("caffe", name="pre")
+    out = np.asarray(layer(np.full((1, 2, 2, 3), 255, dtype="uint8")))
+    assert out.dtype == np.float32
+    clone = Preprocessing.from_config(layer.get_config())
+    assert clone.mode == "caffe" and clone.name == "pre"
+
+
+def test_unknown_backbone_lists_the_valid_names() -> None:
+    with pytest.raises(ValueError, match="mobilenet_v9") as info:
+        build_backbone("mobilenet_v9", weights=None)
+    for name in tlkit.list_backbones():
+        assert name in str(info.value)
+    assert "Did you mean" in str(info.value)
+    with pytest.raises(TypeError, match="name must be a str"):
+        build_backbone(3, weights=None)  # type: ignore[arg-type]
+
+
+def test_missing_weights_path_names_the_path(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.weights.h5"
+    with pytest.raises(FileNotFoundError, match="nope.weights.h5"):
+        build_backbone("mobilenet_v2", input_shape=SMALL, weights=missing)
+    with pytest.raises(TypeError, match="weights must be"):
+        build_backbone("mobilenet_v2", input_shape=SMALL, weights=3)  # type: ignore[arg-type]
+
+
+def test_weights_file_of_another_architecture_is_a_clear_error(tmp_path: Path) -> None:
+    other = keras.applications.MobileNetV3Small(
+        include_top=False, weights=None, input_shape=(64, 64, 3)
+    )
+    path = tmp_path / "v3small.weights.h5"
+    other.save_weights(path)
+    with pytest.raises(ValueError, match=r"could not be loaded into 'mobilenet_v2'") as info:
+        build_backbone("mobilenet_v2", input_shape=(64, 64, 3), weights=path)
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("shape", "error", "match"),
+    [
+        ((16, 16, 3), ValueError, "at least 32"),
+        ((64, 64, 1), ValueError, "3 \\(RGB\\) channels"),
+        ((64, 64), ValueError, "must be \\(height, width, 3\\)"),
+        ((64.0, 64, 3), TypeError, "height must be an int"),
+    ],
+)
+def test_bad_input_shapes(shape: tuple, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        build_backbone("mobilenet_v2", input_shape=shape, weights=None)
+
+
+def test_bad_pooling_and_trainable() -> None:
+    with pytest.raises(ValueError, match="pooling must be"):
+        build_backbone("mobilenet_v2", input_shape=SMALL, weights=None, pooling="mean")
+    with pytest.raises(TypeError, match="trainable must be a bool"):
+        build_backbone("mobilenet_v2", input_shape=SMALL, weights=None, trainable="yes")  # type: ignore[arg-type]
+
+
+def test_backbone_blocks_rejects_foreign_models() -> None:
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match="contains no registered backbone"):
+        backbone_blocks(model)
+    with pytest.raises(TypeError, match="must be a keras.Model"):
+        backbone_blocks("mobilenet_v2")  # type: ignore[arg-type]
+
+
+def _real_images(caltech_dir: Path, count: int = 6, size: int = 224) -> np.ndarray:
+    paths = []
+    for folder in ("accordion", "Faces_easy", "airplanes"):
+        paths += sorted((caltech_dir / folder).glob("*.jpg"))[: count // 3]
+    images = [
+        np.asarray(Image.open(p).convert("RGB").resize((size, size)), dtype="float32")
+        for p in paths
+    ]
+    return np.stack(images)
+
+
+@pytest.mark.real_data
+def test_real_weights_give_the_same_features_as_keras(
+    caltech_dir: Path, mobilenet_weights: Path
+) -> None:
+    pixels = _real_images(caltech_dir)
+    ours = build_backbone("mobilenet_v2", weights=mobilenet_weights, pooling="avg")
+    reference = keras.applications.MobileNetV2(
+        weights=str(mobilenet_weights), include_top=False, pooling="avg"
+    )
+    expected = reference.predict(
+        keras.applications.mobilenet_v2.preprocess_input(pixels.copy()), verbose=0
+    )
+    got = ours.predict(pixels, verbose=0)
+    assert got.shape == (len(pixels), 1280)
+    assert float(np.abs(expected).mean()) > 0.05  # real, non-trivial features
+    np.testing.assert_allclose(got, expected, atol=1e-4)
