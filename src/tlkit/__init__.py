@@ -18,6 +18,7 @@ from tlkit.backbones import (  # noqa: E402
     get_backbone_spec,
     list_backbones,
 )
+from tlkit.finetune import GradualUnfreeze, ShiftedSchedule, freeze, unfreeze  # noqa: E402
 from tlkit.heads import ClassifierHead, build_classifier  # noqa: E402
 
 __version__ = "0.1.0.dev0"
@@ -25,11 +26,15 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "BackboneSpec",
     "ClassifierHead",
+    "GradualUnfreeze",
     "Preprocessing",
+    "ShiftedSchedule",
     "__version__",
     "backbone_blocks",
     "build_backbone",
     "build_classifier",
+    "freeze",
     "get_backbone_spec",
     "list_backbones",
+    "unfreeze",
 ]

@@ -1,0 +1,405 @@
+"""Freezing and unfreezing a backbone by blocks, and a callback that does it during ``fit()``.
+
+Two facts about Keras 3 shape this module:
+
+* A batch-norm layer runs in inference mode only while the layer itself is
+  non-trainable; ``training=False`` given when the model was built does not survive
+  ``fit()`` once the layer is trainable (keras-team/keras#20285). So batch-norm
+  layers stay frozen unless ``train_bn=True``.
+* Flipping ``layer.trainable`` changes nothing in a running ``fit()``: the compiled
+  train function has captured the old list of trainable variables, and the
+  optimizer only accepts the variables it was built with. :class:`GradualUnfreeze`
+  therefore re-traces the train function and, when new variables become trainable,
+  gives the model a fresh optimizer built for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import keras
+import numpy as np
+
+from tlkit.backbones import _find_base, backbone_blocks
+
+__all__ = ["GradualUnfreeze", "freeze", "unfreeze"]
+
+ALL = "all"
+
+
+def _count_params(weights: list[Any]) -> int:
+    return int(sum(np.prod(w.shape) for w in weights))
+
+
+def _resolve_blocks(argument: str, value: Any, num_blocks: int, backbone_name: str) -> int:
+    if value == ALL:
+        return num_blocks
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(
+            f"{argument} must be an int or 'all', got {type(value).__name__} {value!r}."
+        )
+    value = int(value)
+    if not 0 <= value <= num_blocks:
+        raise ValueError(
+            f"{argument}={value} is out of range: backbone {backbone_name!r} has {num_blocks} "
+            f"blocks, so it must be in [0, {num_blocks}] or 'all'."
+        )
+    return value
+
+
+def _set_trainable(layer: keras.layers.Layer, value: bool) -> None:
+    """Set ``layer.trainable`` and propagate it to every nested layer.
+
+    On the TensorFlow backend, assigning the value an attribute already has is
+    skipped by TensorFlow's attribute tracking, so ``model.trainable = True`` on a
+    model whose flag is already true does not reach its frozen sub-layers. Flipping
+    the flag first makes the assignment (and its propagation) happen.
+    """
+    if layer.trainable == value:
+        layer.trainable = not value
+    layer.trainable = value
+
+
+def freeze(backbone: keras.Model) -> None:
+    """Make every layer of ``backbone`` non-trainable (batch norm in inference mode).
+
+    Args:
+        backbone: A model from :func:`tlkit.build_backbone`.
+
+    Raises:
+        TypeError: ``backbone`` is not a Keras model.
+        ValueError: ``backbone`` holds no registered network.
+
+    Example:
+        >>> from tlkit import build_backbone
+        >>> backbone = build_backbone("mobilenet_v2", input_shape=(32, 32, 3), weights=None,
+        ...                           trainable=True)
+        >>> freeze(backbone)
+        >>> len(backbone.trainable_weights)
+        0
+    """
+    _find_base(backbone)
+    _set_trainable(backbone, False)
+
+
+def unfreeze(
+    backbone: keras.Model,
+    top_blocks: int | str = ALL,
+    *,
+    train_bn: bool = False,
+) -> int:
+    """Make the top ``top_blocks`` blocks of ``backbone`` trainable and freeze the rest.
+
+    Blocks come from :func:`tlkit.backbone_blocks` (for MobileNetV2: the stem, 17
+    inverted-residual blocks and the final 1x1 conv, 19 in all). Batch-norm layers
+    stay frozen, and so in inference mode, unless ``train_bn=True``.
+
+    Args:
+        backbone: A model from :func:`tlkit.build_backbone`.
+        top_blocks: How many blocks, counted from the output, become trainable;
+            ``0`` freezes everything, ``"all"`` unfreezes every block.
+        train_bn: Also make the batch-norm layers of those blocks trainable.
+
+    Returns:
+        The number of trainable parameters in ``backbone`` afterwards.
+
+    Raises:
+        TypeError: ``backbone`` is not a Keras model or ``top_blocks`` is not an
+            int or ``"all"``.
+        ValueError: ``backbone`` holds no registered network, or ``top_blocks`` is
+            larger than its number of blocks (the message says how many it has).
+
+    Example:
+        >>> from tlkit import build_backbone
+        >>> backbone = build_backbone("mobilenet_v2", input_shape=(32, 32, 3), weights=None)
+        >>> unfreeze(backbone, 1)  # the final 1x1 conv (its batch norm stays frozen)
+        409600
+        >>> unfreeze(backbone, 0)
+        0
+    """
+    spec, base = _find_base(backbone)
+    blocks = backbone_blocks(backbone)
+    count = _resolve_blocks("top_blocks", top_blocks, len(blocks), spec.name)
+    if count == 0:
+        _set_trainable(backbone, False)
+        return 0
+    _set_trainable(backbone, True)  # every nested layer trainable ...
+    for index, (_, layers) in enumerate(blocks):
+        in_top = index >= len(blocks) - count
+        for layer in layers:  # ... then freeze what must stay frozen
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = in_top and train_bn
+            else:
+                layer.trainable = in_top
+    return _count_params(backbone.trainable_weights)
+
+
+def _learning_rate_value(optimizer: keras.optimizers.Optimizer) -> float | None:
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    rate = getattr(inner, "_learning_rate", None)
+    if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
+        return None
+    return float(keras.ops.convert_to_numpy(inner.learning_rate))
+
+
+@keras.saving.register_keras_serializable(package="tlkit")
+class ShiftedSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """A learning-rate schedule continued by a fresh optimizer, and optionally scaled.
+
+    :class:`GradualUnfreeze` replaces the optimizer when it unfreezes blocks; the
+    new optimizer counts its steps from 0, so the schedule is read at
+    ``step + offset`` to continue where it was, times ``scale``.
+
+    Args:
+        schedule: The original schedule.
+        offset: Steps the original optimizer had taken.
+        scale: Factor applied to the schedule's rate.
+
+    Example:
+        >>> base = keras.optimizers.schedules.ExponentialDecay(1.0, 10, 0.5)
+        >>> shifted = ShiftedSchedule(base, offset=10, scale=0.1)
+        >>> round(float(shifted(0)), 4)
+        0.05
+    """
+
+    def __init__(
+        self,
+        schedule: keras.optimizers.schedules.LearningRateSchedule,
+        offset: int = 0,
+        scale: float = 1.0,
+    ) -> None:
+        if isinstance(schedule, dict):
+            schedule = keras.optimizers.schedules.deserialize(schedule)
+        self.schedule = schedule
+        self.offset = int(offset)
+        self.scale = float(scale)
+
+    def __call__(self, step: Any) -> Any:
+        step = keras.ops.cast(step, "float32") + float(self.offset)
+        return self.schedule(step) * self.scale
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "schedule": keras.optimizers.schedules.serialize(self.schedule),
+            "offset": self.offset,
+            "scale": self.scale,
+        }
+
+
+def _replace_optimizer(model: keras.Model, scale: float) -> keras.optimizers.Optimizer:
+    """Give ``model`` a fresh optimizer of the same kind, built for its trainable variables."""
+    old = model.optimizer
+    new = keras.optimizers.deserialize(keras.optimizers.serialize(old))
+    old_inner = getattr(old, "inner_optimizer", old)
+    new_inner = getattr(new, "inner_optimizer", new)
+    old_rate = getattr(old_inner, "_learning_rate", None)
+    if isinstance(old_rate, keras.optimizers.schedules.LearningRateSchedule):
+        steps = int(keras.ops.convert_to_numpy(old_inner.iterations))
+        if isinstance(old_rate, ShiftedSchedule):
+            shifted = ShiftedSchedule(old_rate.schedule, old_rate.offset + steps,
+                                      old_rate.scale * scale)
+        else:
+            shifted = ShiftedSchedule(old_rate, steps, scale)
+        new_inner.learning_rate = shifted
+    else:
+        new_inner.learning_rate = float(keras.ops.convert_to_numpy(old_inner.learning_rate)) * scale
+    with model.distribute_strategy.scope():
+        new.build(model.trainable_variables)
+    model.optimizer = new
+    # Keras saves the optimizer given to compile(); point that record at the new one so a
+    # saved model restores this optimizer (and its schedule), not the replaced one.
+    compile_config = getattr(model, "_compile_config", None)
+    if compile_config is not None and "optimizer" in getattr(compile_config, "config", {}):
+        compile_config.config["optimizer"] = new
+    return new
+
+
+def _scale_learning_rate(optimizer: keras.optimizers.Optimizer, scale: float) -> None:
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    rate = getattr(inner, "_learning_rate", None)
+    if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
+        raise ValueError(
+            "lr_scale cannot rescale a learning-rate schedule in place; use a float "
+            "learning rate or lr_scale=1.0."
+        )
+    inner.learning_rate = float(keras.ops.convert_to_numpy(inner.learning_rate)) * scale
+
+
+class GradualUnfreeze(keras.callbacks.Callback):
+    """Unfreeze the top blocks of a backbone at given epochs, inside one ``fit()`` call.
+
+    ``schedule`` maps a 0-based epoch to the number of top blocks that are trainable
+    from that epoch on (or ``"all"``); before its first epoch the backbone is frozen.
+    For example ``{0: 0, 3: 2, 5: 6, 8: "all"}`` trains only the head for three
+    epochs, then also the top 2 blocks, then 6, then the whole backbone.
+
+    How it works: at the start of an epoch where the schedule changes, it sets the
+    blocks' ``trainable`` flags (batch norm stays frozen unless ``train_bn``), has
+    Keras re-trace the train function, and, when new variables became trainable,
+    replaces the model's optimizer by a fresh one of the same kind and settings
+    built for them (Keras optimizers only update the variables they were built
+    with; this is what recompiling does too). The fresh optimizer starts with empty
+    moments, so Adam's bias correction is right for the new variables; a
+    learning-rate schedule continues where it was (:class:`ShiftedSchedule`).
+
+    Learning rate: Keras optimizers have one rate for all variables, so unlike
+    fastai's discriminative rates or Lightning's ``BackboneFinetuning`` (which gives
+    the backbone a separate, smaller rate), ``lr_scale`` multiplies the model's rate
+    at each schedule step that unfreezes more blocks (``0.1`` = the usual "fine-tune
+    at a tenth of the rate"). The rate is a function of the epoch alone, so a run
+    resumed with :class:`keras.callbacks.BackupAndRestore` gets the same rate and
+    the same trainable state as an uninterrupted one.
+
+    State resets in ``on_train_begin``: one instance can serve several ``fit()``
+    calls, the schedule counting from each call's first epoch, with rates relative
+    to the optimizer's rate when that call starts. ``events`` lists what happened.
+
+    Args:
+        backbone: The model from :func:`tlkit.build_backbone` inside the trained model.
+        schedule: ``{epoch: top_blocks}`` with epochs >= 0 and block counts in
+            ``[0, number of blocks]`` or ``"all"``.
+        train_bn: Let the batch-norm layers of unfrozen blocks train.
+        lr_scale: Factor applied to the learning rate at every schedule step that
+            unfreezes more blocks; ``1.0`` keeps the rate.
+        verbose: Print a line for each change.
+
+    Attributes:
+        events: One dict per change in the last ``fit()``: ``epoch``, ``top_blocks``,
+            ``blocks`` (their names), ``trainable_params`` (in the backbone) and
+            ``learning_rate`` (``None`` for a schedule).
+
+    Raises:
+        TypeError: ``schedule`` is not a mapping, or a key or value has a wrong type.
+        ValueError: A negative epoch, a block count above what the backbone has (the
+            message says how many), a backbone that is not from the registry, or
+            ``lr_scale`` <= 0.
+
+    Example:
+        >>> import numpy as np
+        >>> from tlkit import ClassifierHead, build_backbone, build_classifier
+        >>> backbone = build_backbone("mobilenet_v2", input_shape=(32, 32, 3), weights=None)
+        >>> model = build_classifier(backbone, ClassifierHead(2, hidden_units=()))
+        >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        >>> unfreezer = GradualUnfreeze(backbone, {1: 2}, lr_scale=0.1, verbose=0)
+        >>> x, y = np.zeros((4, 32, 32, 3)), np.array([0, 1, 0, 1])
+        >>> _ = model.fit(x, y, epochs=2, callbacks=[unfreezer], verbose=0)
+        >>> [(e["epoch"], e["top_blocks"]) for e in unfreezer.events]
+        [(0, 0), (1, 2)]
+        >>> round(unfreezer.events[-1]["learning_rate"], 6)
+        0.0001
+    """
+
+    def __init__(
+        self,
+        backbone: keras.Model,
+        schedule: Mapping[int, int | str],
+        *,
+        train_bn: bool = False,
+        lr_scale: float = 1.0,
+        verbose: int = 1,
+    ) -> None:
+        super().__init__()
+        spec, _ = _find_base(backbone)
+        if not isinstance(schedule, Mapping):
+            raise TypeError(
+                f"schedule must be a mapping {{epoch: top_blocks}}, got "
+                f"{type(schedule).__name__} {schedule!r}."
+            )
+        if not schedule:
+            raise ValueError("schedule must not be empty; e.g. {0: 0, 3: 2, 6: 'all'}.")
+        num_blocks = len(backbone_blocks(backbone))
+        entries = []
+        for epoch, blocks in schedule.items():
+            if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)):
+                raise TypeError(
+                    f"schedule keys must be int epochs, got {type(epoch).__name__} {epoch!r}."
+                )
+            if epoch < 0:
+                raise ValueError(f"schedule epochs must be >= 0, got epoch {epoch} in {schedule!r}.")
+            count = _resolve_blocks(f"schedule[{epoch}]", blocks, num_blocks, spec.name)
+            entries.append((int(epoch), count))
+        if isinstance(lr_scale, bool) or not isinstance(lr_scale, (int, float)) or lr_scale <= 0:
+            raise ValueError(f"lr_scale must be a number > 0, got {lr_scale!r}.")
+        self.backbone = backbone
+        self.schedule = dict(schedule)
+        self.train_bn = bool(train_bn)
+        self.lr_scale = float(lr_scale)
+        self.verbose = int(verbose)
+        self.num_blocks = num_blocks
+        self._entries = sorted(entries)
+        self._block_names = [name for name, _ in backbone_blocks(backbone)]
+        self.events: list[dict[str, Any]] = []
+        self._current: int | None = None
+        self._steps_applied = 0
+
+    def target(self, epoch: int) -> tuple[int, int]:
+        """Return ``(top_blocks, unfreeze_steps)`` the schedule asks for at ``epoch``.
+
+        ``unfreeze_steps`` counts the schedule entries up to ``epoch`` that unfreeze
+        more blocks than the entry before; the rate is ``lr_scale ** unfreeze_steps``
+        times the rate at the start of ``fit()``.
+
+        Example:
+            >>> from tlkit import build_backbone
+            >>> backbone = build_backbone("mobilenet_v2", input_shape=(32, 32, 3), weights=None)
+            >>> cb = GradualUnfreeze(backbone, {2: 1, 4: "all"}, verbose=0)
+            >>> [cb.target(e) for e in range(5)]
+            [(0, 0), (0, 0), (1, 1), (1, 1), (19, 2)]
+        """
+        blocks, steps, previous = 0, 0, 0
+        for start, count in self._entries:
+            if start > epoch:
+                break
+            if count > previous:
+                steps += 1
+            blocks, previous = count, count
+        return blocks, steps
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        if getattr(self.model, "optimizer", None) is None:
+            raise ValueError("GradualUnfreeze needs a compiled model (call model.compile first).")
+        model_weights = {id(w) for w in self.model.weights}
+        if not all(id(w) in model_weights for w in self.backbone.weights):
+            raise ValueError(
+                f"GradualUnfreeze: backbone {self.backbone.name!r} is not part of the model "
+                f"being trained ({self.model.name!r})."
+            )
+        self.events = []
+        self._current = None
+        self._steps_applied = 0
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        blocks, steps = self.target(epoch)
+        if blocks == self._current and steps == self._steps_applied:
+            return
+        model = self.model
+        before = {id(v) for v in model.trainable_variables}
+        trainable_params = unfreeze(self.backbone, blocks, train_bn=self.train_bn)
+        after = {id(v) for v in model.trainable_variables}
+        scale = self.lr_scale ** (steps - self._steps_applied)
+        if after - before:
+            _replace_optimizer(model, scale)
+        elif scale != 1.0:
+            _scale_learning_rate(model.optimizer, scale)
+        if after != before:
+            model.make_train_function(force=True)
+        self._current, self._steps_applied = blocks, steps
+        rate = _learning_rate_value(model.optimizer)
+        names = self._block_names[len(self._block_names) - blocks:] if blocks else []
+        event = {
+            "epoch": int(epoch),
+            "top_blocks": blocks,
+            "blocks": names,
+            "trainable_params": trainable_params,
+            "learning_rate": rate,
+        }
+        self.events.append(event)
+        if self.verbose:
+            shown = ", ".join(names) if len(names) <= 4 else f"{names[0]} ... {names[-1]}"
+            rate_text = f"{rate:.3g}" if rate is not None else "schedule"
+            print(
+                f"GradualUnfreeze: epoch {epoch}: {blocks}/{self.num_blocks} top blocks "
+                f"trainable{f' ({shown})' if names else ''}, {trainable_params:,} trainable "
+                f"backbone parameters, learning rate {rate_text}"
+            )
