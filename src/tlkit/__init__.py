@@ -10,6 +10,7 @@ import os as _os
 
 _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+from tlkit.augment import AugmentationLayer, AugmentationPolicy  # noqa: E402
 from tlkit.backbones import (  # noqa: E402
     BackboneSpec,
     Preprocessing,
@@ -18,12 +19,15 @@ from tlkit.backbones import (  # noqa: E402
     get_backbone_spec,
     list_backbones,
 )
+from tlkit.class_weights import class_counts, compute_class_weights  # noqa: E402
 from tlkit.finetune import GradualUnfreeze, ShiftedSchedule, freeze, unfreeze  # noqa: E402
 from tlkit.heads import ClassifierHead, build_classifier  # noqa: E402
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "AugmentationLayer",
+    "AugmentationPolicy",
     "BackboneSpec",
     "ClassifierHead",
     "GradualUnfreeze",
@@ -33,6 +37,8 @@ __all__ = [
     "backbone_blocks",
     "build_backbone",
     "build_classifier",
+    "class_counts",
+    "compute_class_weights",
     "freeze",
     "get_backbone_spec",
     "list_backbones",
