@@ -20,6 +20,7 @@ from tlkit.backbones import (  # noqa: E402
     list_backbones,
 )
 from tlkit.class_weights import class_counts, compute_class_weights  # noqa: E402
+from tlkit.evaluation import EvaluationReport, plot_history  # noqa: E402
 from tlkit.finetune import GradualUnfreeze, ShiftedSchedule, freeze, unfreeze  # noqa: E402
 from tlkit.heads import ClassifierHead, build_classifier  # noqa: E402
 
@@ -30,6 +31,7 @@ __all__ = [
     "AugmentationPolicy",
     "BackboneSpec",
     "ClassifierHead",
+    "EvaluationReport",
     "GradualUnfreeze",
     "Preprocessing",
     "ShiftedSchedule",
@@ -42,5 +44,6 @@ __all__ = [
     "freeze",
     "get_backbone_spec",
     "list_backbones",
+    "plot_history",
     "unfreeze",
 ]

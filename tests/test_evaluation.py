@@ -1,0 +1,226 @@
+"""Tests for tlkit.evaluation: EvaluationReport and plot_history."""
+
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+import tensorflow as tf
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn import metrics as skm
+
+from tlkit import EvaluationReport, plot_history
+
+
+@st.composite
+def predictions(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, int]:
+    k = draw(st.integers(2, 8))
+    n = draw(st.integers(1, 80))
+    y_true = np.array(draw(st.lists(st.integers(0, k - 1), min_size=n, max_size=n)))
+    y_pred = np.array(draw(st.lists(st.integers(0, k - 1), min_size=n, max_size=n)))
+    return y_true, y_pred, k
+
+
+@settings(max_examples=60, deadline=None)
+@given(predictions())
+def test_metrics_equal_scikit_learn(data: tuple[np.ndarray, np.ndarray, int]) -> None:
+    y_true, y_pred, k = data
+    names = [f"c{i}" for i in range(k)]
+    report = EvaluationReport.from_predictions(y_true, y_pred, class_names=names)
+    assert report.accuracy == pytest.approx(skm.accuracy_score(y_true, y_pred))
+    assert report.balanced_accuracy == pytest.approx(skm.balanced_accuracy_score(y_true, y_pred))
+    labels = np.arange(k)
+    p, r, f, s = skm.precision_recall_fscore_support(y_true, y_pred, labels=labels,
+                                                     zero_division=0)
+    per_class = report.per_class
+    assert list(per_class.index) == names
+    np.testing.assert_allclose(per_class["precision"], p)
+    np.testing.assert_allclose(per_class["recall"], r)
+    np.testing.assert_allclose(per_class["f1"], f)
+    np.testing.assert_array_equal(per_class["support"], s)
+    np.testing.assert_array_equal(report.confusion_matrix(),
+                                  skm.confusion_matrix(y_true, y_pred, labels=labels))
+    macro = skm.precision_recall_fscore_support(y_true, y_pred, average="macro", zero_division=0)
+    assert report.macro["f1"] == pytest.approx(macro[2])
+    # Classes never predicted get precision 0, not a crash.
+    for c in set(range(k)) - set(y_pred.tolist()):
+        assert per_class["precision"].iloc[c] == 0.0
+    normalized = report.confusion_matrix("true")
+    present = s > 0
+    np.testing.assert_allclose(normalized[present].sum(axis=1), 1.0)
+    assert np.all(normalized[~present] == 0)
+
+
+def test_scores_logits_top5_and_calibration() -> None:
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(200, 10)) * 3
+    y_true = np.where(rng.uniform(size=200) < 0.7, logits.argmax(axis=1), rng.integers(0, 10, 200))
+    names = [f"class {i}" for i in range(10)]
+    from_logits = EvaluationReport.from_predictions(y_true, logits, class_names=names)
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    from_probs = EvaluationReport.from_predictions(y_true, probs, class_names=names)
+    np.testing.assert_allclose(from_logits.y_score, from_probs.y_score, atol=1e-9)
+    assert from_logits.accuracy == from_probs.accuracy
+    expected_top5 = skm.top_k_accuracy_score(y_true, probs, k=5, labels=np.arange(10))
+    assert from_probs.top5_accuracy == pytest.approx(expected_top5)
+    ece = from_probs.expected_calibration_error()
+    assert 0.0 <= ece <= 1.0
+    # A perfectly calibrated toy case: confidence 0.75 and 75 % right.
+    scores = np.tile([0.75, 0.25], (4, 1))
+    calibrated = EvaluationReport.from_predictions([0, 0, 0, 1], scores, class_names=["a", "b"])
+    assert calibrated.expected_calibration_error() == pytest.approx(0.0)
+    labels_only = EvaluationReport.from_predictions([0, 1], [0, 1], class_names=["a", "b"])
+    assert labels_only.top5_accuracy is None and labels_only.expected_calibration_error() is None
+
+
+def test_most_confused_and_worst_classes() -> None:
+    y_true = [0, 0, 0, 1, 1, 2, 2, 2, 2]
+    y_pred = [0, 1, 1, 1, 2, 2, 0, 0, 0]
+    report = EvaluationReport.from_predictions(y_true, y_pred, class_names=["a", "b", "c"])
+    confused = report.most_confused(2)
+    assert confused.to_dict("records") == [
+        {"true": "c", "predicted": "a", "count": 3, "fraction_of_true": 0.75},
+        {"true": "a", "predicted": "b", "count": 2, "fraction_of_true": 2 / 3},
+    ]
+    assert list(report.worst_classes(2).index) == ["c", "a"]
+
+
+def test_from_model_uses_one_pass_and_shows_progress(capsys: pytest.CaptureFixture) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(50, 3)).astype("float32")
+    y = x.argmax(axis=1)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Softmax()])
+    # A dataset that reshuffles on every pass: a two-pass evaluation would misalign labels.
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(50, seed=1).batch(8)
+    report = EvaluationReport.from_model(model, dataset, class_names=["a", "b", "c"])
+    assert report.accuracy == 1.0
+    assert "7/7" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="no batches"):
+        EvaluationReport.from_model(model, dataset.take(0), class_names=["a", "b", "c"], verbose=0)
+
+
+def test_save_writes_every_file_and_a_working_page(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    k = 6
+    y_true = rng.integers(0, k, 120)
+    scores = rng.dirichlet(np.ones(k), 120)
+    scores[np.arange(120), y_true] += 1.0
+    scores /= scores.sum(axis=1, keepdims=True)
+    report = EvaluationReport.from_predictions(y_true, scores, class_names=list("abcdef"))
+    paths = report.save(tmp_path / "report")
+    expected = {"report.json", "per_class.csv", "confusion_matrix.csv", "most_confused.csv",
+                "confusion_matrix.png", "per_class_recall.png", "reliability.png", "report.md",
+                "index.html"}
+    assert set(paths) == expected
+    for path in paths.values():
+        assert path.is_file() and path.stat().st_size > 0
+    with open(paths["report.json"]) as handle:
+        loaded = json.load(handle)
+    assert loaded["summary"]["accuracy"] == pytest.approx(report.accuracy)
+    assert np.array_equal(loaded["confusion_matrix"], report.confusion_matrix())
+    frame = pd.read_csv(paths["confusion_matrix.csv"], index_col=0)
+    assert list(frame.index) == list("abcdef") and frame.to_numpy().sum() == 120
+
+    class Collector(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.images: list[str] = []
+            self.tables = 0
+
+        def handle_starttag(self, tag: str, attrs: list) -> None:
+            if tag == "img":
+                self.images.append(dict(attrs)["src"])
+            if tag == "table":
+                self.tables += 1
+
+    collector = Collector()
+    collector.feed(paths["index.html"].read_text())
+    pngs = {n for n in expected if n.endswith(".png")}
+    assert set(collector.images) == pngs
+    assert all((tmp_path / "report" / image).is_file() for image in collector.images)
+    assert collector.tables == 3
+    with pytest.raises(FileExistsError, match="already holds a report"):
+        report.save(tmp_path / "report")
+    assert report.save(tmp_path / "report", overwrite=True)["index.html"].is_file()
+
+
+def test_text_outputs() -> None:
+    report = EvaluationReport.from_predictions([0, 1, 1, 2], [0, 1, 2, 2],
+                                               class_names=["ant", "bee", "cow"])
+    text = str(report)
+    assert "accuracy" in text and "75.00 %" in text and "bee -> cow: 1" in text
+    assert "precision" in text and "ant" in text  # the classification report
+    markdown = report.to_markdown()
+    assert "| mean per-class accuracy | 83.33 % |" in markdown
+    assert "| bee | cow | 1 | 0.500 |" in markdown
+    assert "EvaluationReport(samples=4" in repr(report)
+
+
+def test_101_class_heatmap_labels_every_row_and_column() -> None:
+    k = 101
+    names = [f"class_{i:03d}" for i in range(k)]
+    rng = np.random.default_rng(0)
+    y_true = np.repeat(np.arange(k), 5)
+    y_pred = np.where(rng.uniform(size=y_true.size) < 0.9, y_true, rng.integers(0, k, y_true.size))
+    report = EvaluationReport.from_predictions(y_true, y_pred, class_names=names)
+    figure = report.plot_confusion_matrix()
+    ax = figure.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == names
+    assert [t.get_text() for t in ax.get_xticklabels()] == names
+    small = report.plot_confusion_matrix(only_confused=5, normalize=None)
+    shown = [t.get_text() for t in small.axes[0].get_yticklabels()]
+    involved = set(report.most_confused(5)["true"]) | set(report.most_confused(5)["predicted"])
+    assert set(shown) == involved
+    bars = report.plot_per_class_recall()
+    assert len(bars.axes[0].patches) == k
+
+
+def test_plot_history_marks_fine_tuning() -> None:
+    history = keras.callbacks.History()
+    history.history = {"loss": [1.0, 0.5], "val_loss": [1.2, 0.9], "accuracy": [0.4, 0.8],
+                       "val_accuracy": [0.3, 0.7]}
+    figure = plot_history(history, fine_tune_epoch=1)
+    assert [ax.get_title() for ax in figure.axes] == ["loss", "accuracy"]
+    labels = [line.get_label() for line in figure.axes[0].get_lines()]
+    assert labels == ["train", "validation", "fine-tuning starts"]
+    plot_history(pd.DataFrame(history.history))
+    with pytest.raises(ValueError, match="none of the metrics"):
+        plot_history({"auc": [0.5]})
+    with pytest.raises(TypeError, match="history must be"):
+        plot_history([1, 2, 3])
+
+
+@pytest.mark.parametrize(
+    ("y_true", "y_score", "names", "error", "match"),
+    [
+        ([0, 1], [0, 1], ["a"], ValueError, "at least 2 classes"),
+        ([0, 1], [[0.5, 0.5], [0.5, 0.5]], ["a", "b", "c"], ValueError,
+         "y_score has 2 columns but class_names has 3"),
+        ([0, 3], [0, 1], ["a", "b"], ValueError, r"y_true has labels outside \[0, 1\].*\[3\]"),
+        ([0, 1], [0, -1], ["a", "b"], ValueError, r"y_score has labels outside"),
+        ([0, 1, 1], [0, 1], ["a", "b"], ValueError, "different lengths: 3 and 2"),
+        ([], [], ["a", "b"], ValueError, "empty"),
+        ([0, 1], [[0.5, np.nan], [0.5, 0.5]], ["a", "b"], ValueError, "NaN or infinite.*row 0"),
+        ([0, 1], [0, 1], ["a", "a"], ValueError, "must be unique"),
+        ([0.5, 1], [0, 1], ["a", "b"], TypeError, "integer class indices"),
+        ([0, 1], [0, 1], "ab", TypeError, "class_names must be a sequence"),
+    ],
+)
+def test_bad_input(y_true: object, y_score: object, names: object, error: type,
+                   match: str) -> None:
+    with pytest.raises(error, match=match):
+        EvaluationReport.from_predictions(y_true, y_score, class_names=names)  # type: ignore[arg-type]
+
+
+def test_reliability_needs_scores() -> None:
+    report = EvaluationReport.from_predictions([0, 1], [0, 1], class_names=["a", "b"])
+    with pytest.raises(ValueError, match="needs scores"):
+        report.plot_reliability()
+    with pytest.raises(ValueError, match="normalize must be"):
+        report.confusion_matrix("all")
