@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("MPLBACKEND", "Agg")
+# Scan caches and downloads of the tests go to a fresh folder, never the user's cache.
+os.environ["TLKIT_CACHE_DIR"] = tempfile.mkdtemp(prefix="tlkit-tests-")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import pytest  # noqa: E402

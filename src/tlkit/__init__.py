@@ -20,6 +20,7 @@ from tlkit.backbones import (  # noqa: E402
     list_backbones,
 )
 from tlkit.class_weights import class_counts, compute_class_weights  # noqa: E402
+from tlkit.data import ImageFolder, ImageSet, Split  # noqa: E402
 from tlkit.evaluation import EvaluationReport, plot_history  # noqa: E402
 from tlkit.finetune import GradualUnfreeze, ShiftedSchedule, freeze, unfreeze  # noqa: E402
 from tlkit.heads import ClassifierHead, build_classifier  # noqa: E402
@@ -32,9 +33,12 @@ __all__ = [
     "BackboneSpec",
     "ClassifierHead",
     "EvaluationReport",
+    "ImageFolder",
+    "ImageSet",
     "GradualUnfreeze",
     "Preprocessing",
     "ShiftedSchedule",
+    "Split",
     "__version__",
     "backbone_blocks",
     "build_backbone",

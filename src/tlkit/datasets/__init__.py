@@ -5,6 +5,7 @@ from tlkit.datasets.caltech101 import (
     CALTECH101_URL,
     download_file,
     fetch_caltech101,
+    load_caltech101,
 )
 
-__all__ = ["CALTECH101_MD5", "CALTECH101_URL", "download_file", "fetch_caltech101"]
+__all__ = ["CALTECH101_MD5", "CALTECH101_URL", "download_file", "fetch_caltech101", "load_caltech101"]

@@ -11,10 +11,20 @@ import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
-__all__ = ["CALTECH101_MD5", "CALTECH101_URL", "download_file", "fetch_caltech101"]
+if TYPE_CHECKING:
+    from tlkit.data import ImageFolder
+
+__all__ = [
+    "CALTECH101_MD5",
+    "CALTECH101_URL",
+    "download_file",
+    "fetch_caltech101",
+    "load_caltech101",
+]
 
 CALTECH101_URL = "https://data.caltech.edu/records/mzrjq-6wc02/files/caltech-101.zip?download=1"
 """Official Caltech-101 archive (CaltechDATA record mzrjq-6wc02)."""
@@ -229,3 +239,45 @@ def fetch_caltech101(
             raise ValueError(f"{str(inner)!r} does not contain a {_FOLDER}/ folder.")
         shutil.move(str(extracted), str(target / _FOLDER))
     return _check_layout(target / _FOLDER, "cache_dir")
+
+
+def load_caltech101(
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    download: bool = True,
+    include_background: bool = False,
+    **folder_kwargs: Any,
+) -> ImageFolder:
+    """Caltech-101 as a checked :class:`tlkit.data.ImageFolder`.
+
+    Uses the local copy ``data_dir`` when given, otherwise the cached or downloaded
+    archive (see :func:`fetch_caltech101`). The 101 object classes come without the
+    ``BACKGROUND_Google`` clutter class unless ``include_background``.
+
+    Args:
+        data_dir: A local ``101_ObjectCategories`` folder (or its parent), or ``None``.
+        download: Allow downloading when there is no local or cached copy.
+        include_background: Keep ``BACKGROUND_Google`` as a 102nd class.
+        **folder_kwargs: Passed to :class:`tlkit.data.ImageFolder` (e.g. ``strict``).
+
+    Returns:
+        The image folder: 8,677 images in 101 classes for the official data.
+
+    Raises:
+        FileNotFoundError: ``data_dir`` does not exist, or no copy and ``download``
+            is false.
+        ConnectionError: The download failed; the message says how to use a local copy.
+
+    Example:
+        >>> load_caltech101("/no/such/folder", download=False)
+        Traceback (most recent call last):
+        ...
+        FileNotFoundError: data_dir='/no/such/folder' does not exist or is not a folder. ...
+    """
+    from tlkit.data import ImageFolder
+
+    root = fetch_caltech101(data_dir, download=download)
+    exclude = () if include_background else ("BACKGROUND_Google",)
+    if not (root / "BACKGROUND_Google").is_dir():
+        exclude = ()
+    return ImageFolder(root, exclude=exclude, **folder_kwargs)

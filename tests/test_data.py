@@ -1,0 +1,229 @@
+"""Tests for tlkit.data: ImageFolder scanning, splits and tf.data pipelines."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+import tlkit.data as data_module
+from tlkit import ClassifierHead, ImageFolder, ImageSet, build_backbone, build_classifier
+from tlkit.datasets import load_caltech101
+
+RNG = np.random.default_rng(0)
+
+
+def _rgb(h: int = 20, w: int = 30) -> np.ndarray:
+    return RNG.integers(0, 255, (h, w, 3), dtype=np.uint8)
+
+
+@pytest.fixture()
+def messy(tmp_path: Path) -> Path:
+    """A folder with every kind of trouble a real image folder has."""
+    root = tmp_path / "messy"
+    for name in ("apple", "banana", "cherry", "solo"):
+        (root / name).mkdir(parents=True)
+    Image.fromarray(_rgb()).save(root / "apple" / "good.jpg")
+    Image.fromarray(_rgb()).convert("CMYK").save(root / "apple" / "cmyk.jpg")
+    Image.fromarray(_rgb()[:, :, 0]).save(root / "apple" / "gray.jpg")
+    good = (root / "apple" / "good.jpg").read_bytes()
+    (root / "apple" / "truncated.jpg").write_bytes(good[: len(good) // 2])
+    (root / "apple" / "zero.jpg").write_bytes(b"")
+    (root / "banana" / "text.jpg").write_text("this is not a picture")
+    rgba = np.dstack([_rgb(), np.full((20, 30), 100, np.uint8)])
+    Image.fromarray(rgba).save(root / "banana" / "alpha.png")
+    Image.fromarray(_rgb()).save(root / "banana" / "no_extension", format="JPEG")
+    Image.fromarray(_rgb()).convert("P").save(root / "banana" / "palette.gif")
+    (root / "cherry" / "nested" / "deeper").mkdir(parents=True)
+    Image.fromarray(_rgb()).save(root / "cherry" / "nested" / "deeper" / "inside.bmp")
+    Image.fromarray(_rgb()).save(root / "cherry" / "top.png")
+    Image.fromarray(_rgb()).save(root / "solo" / "only.jpg")
+    (root / ".hidden").mkdir()
+    (root / "README.txt").write_text("not a class")
+    return root
+
+
+def test_messy_folder_keeps_good_images_and_reports_bad_ones(messy: Path) -> None:
+    folder = ImageFolder(messy, cache_dir=False)
+    assert folder.class_names == ["apple", "banana", "cherry", "solo"]
+    kept = {Path(p).relative_to(messy).as_posix() for p in folder.paths}
+    assert kept == {"apple/cmyk.jpg", "apple/good.jpg", "apple/gray.jpg", "banana/alpha.png",
+                    "banana/no_extension", "banana/palette.gif",
+                    "cherry/nested/deeper/inside.bmp", "cherry/top.png", "solo/only.jpg"}
+    reasons = {Path(p).name: r for p, r in zip(folder.skipped["path"], folder.skipped["reason"])}
+    assert reasons["zero.jpg"] == "empty file"
+    assert reasons["text.jpg"] == "not an image (unrecognised content)"
+    assert reasons["truncated.jpg"].startswith("cannot decode jpeg")
+    assert len(reasons) == 3
+    assert folder.counts.to_dict() == {"apple": 3, "banana": 3, "cherry": 2, "solo": 1}
+    assert "skipped 3 files" in folder.summary()
+
+    # Every kept image decodes to 3 channels, and training over them does not crash.
+    dataset = folder.to_dataset(4, image_size=32, shuffle=True, seed=0)
+    batches = list(dataset.as_numpy_iterator())
+    assert sum(len(b[1]) for b in batches) == 9
+    assert all(b[0].shape[1:] == (32, 32, 3) and b[0].dtype == np.float32 for b in batches)
+    backbone = build_backbone("mobilenet_v2", input_shape=(32, 32, 3), weights=None)
+    model = build_classifier(backbone, ClassifierHead(4, hidden_units=()))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    history = model.fit(dataset, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+
+
+def test_strict_mode_raises_on_the_first_bad_file(messy: Path) -> None:
+    with pytest.raises(ValueError, match=r"Bad image file .*(truncated|zero|text)\.jpg"):
+        ImageFolder(messy, strict=True, cache_dir=False)
+
+
+def test_scan_cache_makes_a_second_scan_skip_decoding(messy: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "cache"
+    first = ImageFolder(messy, cache_dir=cache)
+    calls: list[str] = []
+    original = data_module._check_file
+    monkeypatch.setattr(data_module, "_check_file", lambda p: calls.append(p) or original(p))
+    second = ImageFolder(messy, cache_dir=cache)
+    assert calls == []
+    assert second.paths == first.paths
+    assert second.skipped.equals(first.skipped)
+    # A changed file is checked again (size and modification time are the key).
+    target = messy / "apple" / "good.jpg"
+    Image.fromarray(_rgb(10, 10)).save(target)
+    os.utime(target, ns=(1, 1))
+    ImageFolder(messy, cache_dir=cache)
+    assert calls == [str(target)]
+
+
+def test_bad_roots_and_excludes(tmp_path: Path, messy: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        ImageFolder(tmp_path / "missing")
+    (tmp_path / "flat").mkdir()
+    (tmp_path / "flat" / "a.jpg").write_bytes(b"")
+    with pytest.raises(ValueError, match="has no class folders"):
+        ImageFolder(tmp_path / "flat")
+    with pytest.raises(ValueError, match="'durian' is not a folder.*apple, banana, cherry, solo"):
+        ImageFolder(messy, exclude=["durian"], cache_dir=False)
+    (messy / "empty_class").mkdir()
+    (messy / "empty_class" / "bad.jpg").write_text("x")
+    with pytest.raises(ValueError, match=r"no usable image: \['empty_class'\]"):
+        ImageFolder(messy, cache_dir=False)
+    folder = ImageFolder(messy, exclude=["empty_class", "solo"], cache_dir=False)
+    assert folder.class_names == ["apple", "banana", "cherry"]
+    assert folder.excluded == ["empty_class", "solo"]
+
+
+label_lists = st.lists(st.integers(0, 6), min_size=1, max_size=150)
+
+
+@pytest.mark.filterwarnings("ignore:.*too few images")
+@settings(max_examples=60, deadline=None)
+@given(labels=label_lists, val=st.floats(0, 0.4), test=st.floats(0, 0.4),
+       seed=st.integers(0, 1000))
+def test_splits_are_disjoint_cover_stratified_and_deterministic(
+    labels: list[int], val: float, test: float, seed: int
+) -> None:
+    images = ImageSet([f"{i}.jpg" for i in range(len(labels))], labels,
+                      [f"c{i}" for i in range(7)])
+    parts = images.split(val=val, test=test, seed=seed)
+    sets = [set(part.paths) for part in parts]
+    assert sets[0].isdisjoint(sets[1]) and sets[0].isdisjoint(sets[2]) and sets[1].isdisjoint(sets[2])
+    assert set().union(*sets) == set(images.paths)
+    counts = images.counts
+    for fraction, part in ((test, parts.test), (val, parts.val)):
+        for name, n in counts.items():
+            if n >= 3:  # enough images for every split
+                assert abs(part.counts[name] - fraction * n) <= 1
+                if fraction > 0:
+                    assert part.counts[name] >= 1
+    again = images.split(val=val, test=test, seed=seed)
+    assert [p.paths for p in again] == [p.paths for p in parts]
+    # Labels travel with their paths.
+    for part in parts:
+        assert all(images.labels[int(Path(p).stem)] == y for p, y in zip(part.paths, part.labels))
+
+
+def test_small_classes_warn_and_train_first() -> None:
+    images = ImageSet(["a", "b", "c", "d", "e"], [0, 0, 0, 0, 1], ["big", "tiny"])
+    with pytest.warns(UserWarning, match=r"kept for training first: \['tiny'\]"):
+        parts = images.split(val=0.25, test=0.25, seed=0)
+    assert parts.train.counts["tiny"] == 1 and parts.test.counts["tiny"] == 0
+
+
+def test_bad_split_fractions() -> None:
+    images = ImageSet(["a", "b"], [0, 1], ["x", "y"])
+    with pytest.raises(ValueError, match="val \\+ test must be below 1.*= 1"):
+        images.split(val=0.5, test=0.5)
+    with pytest.raises(ValueError, match=r"test must be a fraction in \[0, 1\), got 1.2"):
+        images.split(test=1.2)
+
+
+def test_split_per_class_protocol() -> None:
+    labels = [0] * 40 + [1] * 100 + [2] * 31
+    images = ImageSet([f"{i}" for i in range(len(labels))], labels, ["a", "b", "c"])
+    parts = images.split_per_class(train=30, test=50, seed=1)
+    assert parts.train.counts.tolist() == [30, 30, 30]
+    assert parts.test.counts.tolist() == [10, 50, 1]
+    assert len(parts.val) == 0
+    assert set(parts.train.paths).isdisjoint(parts.test.paths)
+    with pytest.raises(ValueError, match="no more than train \\+ val = 31"):
+        images.split_per_class(train=30, val=1)
+
+
+def test_resize_modes_and_cache(tmp_path: Path) -> None:
+    wide = np.full((20, 60, 3), 200, np.uint8)
+    Image.fromarray(wide).save(tmp_path / "wide.png")
+    images = ImageSet([str(tmp_path / "wide.png")], [0], ["x"])
+    stretch = next(images.to_dataset(1, image_size=30).as_numpy_iterator())[0][0]
+    pad = next(images.to_dataset(1, image_size=30, resize="pad").as_numpy_iterator())[0][0]
+    crop = next(images.to_dataset(1, image_size=(30, 20), resize="crop").as_numpy_iterator())[0][0]
+    assert stretch.shape == pad.shape == (30, 30, 3) and crop.shape == (30, 20, 3)
+    assert np.all(stretch == 200) and np.all(crop == 200)
+    assert np.all(pad[0] == 0) and np.all(pad[15] == 200)  # black bars above and below
+    cached = images.to_dataset(1, image_size=30, cache=True)
+    np.testing.assert_array_equal(next(cached.as_numpy_iterator())[0][0], stretch)
+    with pytest.raises(ValueError, match="Unknown resize='fit'"):
+        images.to_dataset(1, resize="fit")
+    with pytest.raises(ValueError, match="batch_size must be"):
+        images.to_dataset(0)
+    with pytest.raises(ValueError, match="empty"):
+        images.subset([]).to_dataset(1)
+
+
+def test_augmentation_and_paths_in_the_pipeline(messy: Path) -> None:
+    from tlkit import AugmentationPolicy
+
+    folder = ImageFolder(messy, cache_dir=False)
+    plain = folder.to_dataset(16, image_size=24, with_paths=True)
+    x, y, paths = next(plain.as_numpy_iterator())
+    assert [p.decode() for p in paths] == folder.paths
+    augmented = folder.to_dataset(16, image_size=24, augment=AugmentationPolicy(
+        flip="horizontal_and_vertical", rotation=0.2, seed=0))
+    xa, ya = next(augmented.as_numpy_iterator())
+    np.testing.assert_array_equal(ya, y)
+    assert xa.shape == x.shape and not np.array_equal(xa, x)
+
+
+@pytest.mark.real_data
+def test_real_caltech101(caltech_dir: Path) -> None:
+    folder = load_caltech101(caltech_dir)
+    assert len(folder) == 8677 and folder.num_classes == 101
+    assert "BACKGROUND_Google" not in folder.class_names
+    assert folder.counts.min() == 31 and folder.counts.max() == 800
+    assert len(folder.skipped) == 0
+    with_background = load_caltech101(caltech_dir, include_background=True)
+    assert with_background.num_classes == 102
+    assert any(p.endswith("BACKGROUND_Google/tmp") for p in with_background.paths)
+    # Grayscale JPEGs come out with 3 channels.
+    gray = [p for p in folder.paths if p.endswith("car_side/image_0001.jpg")]
+    assert Image.open(gray[0]).mode == "L"
+    subset = ImageSet(gray, [0], ["car_side"])
+    pixels = next(subset.to_dataset(1, image_size=64).as_numpy_iterator())[0]
+    assert pixels.shape == (1, 64, 64, 3)
+    np.testing.assert_array_equal(pixels[..., 0], pixels[..., 2])
