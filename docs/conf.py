@@ -23,8 +23,33 @@ extensions = [
     "sphinx.ext.napoleon",
     "sphinx.ext.viewcode",
     "sphinx.ext.doctest",
+    "sphinx.ext.intersphinx",
     "myst_parser",
 ]
+
+
+def _reachable(url: str) -> bool:
+    """Whether an intersphinx inventory can be fetched (the docs build offline too)."""
+    import urllib.request
+
+    if os.environ.get("TLKIT_DOCS_OFFLINE"):
+        return False
+    try:
+        with urllib.request.urlopen(url + "objects.inv", timeout=3):  # noqa: S310
+            return True
+    except OSError:
+        return False
+
+
+_INVENTORIES = {
+    "python": "https://docs.python.org/3/",
+    "numpy": "https://numpy.org/doc/stable/",
+    "pandas": "https://pandas.pydata.org/docs/",
+}
+# Only inventories that can be reached now: offline, cross-links are skipped cleanly.
+intersphinx_mapping = {
+    name: (url, None) for name, url in _INVENTORIES.items() if _reachable(url)
+}
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build"]
 autodoc_member_order = "bysource"
@@ -37,3 +62,4 @@ doctest_test_doctest_blocks = ""
 
 html_theme = "furo"
 html_title = f"tlkit {release}"
+html_static_path = ["_static"]

@@ -18,30 +18,64 @@ def _load(name: str):  # noqa: ANN202
 
 
 @pytest.mark.real_data
-def test_quickstart_trains_a_useful_classifier(caltech_dir: Path, mobilenet_weights: Path) -> None:
-    quickstart = _load("quickstart")
-    result = quickstart.main([
-        "--data-dir", str(caltech_dir), "--weights", str(mobilenet_weights),
-        "--classes", "3", "--epochs", "1", "--image-size", "96",
+def test_flagship_quick_run_writes_every_output(
+    caltech_dir: Path, mobilenet_weights: Path, tmp_path: Path
+) -> None:
+    flagship = _load("caltech101_mobilenetv2")
+    out = tmp_path / "run"
+    metrics = flagship.main([
+        "--quick", "--data-dir", str(caltech_dir), "--weights", str(mobilenet_weights),
+        "--output-dir", str(out), "--classes", "3", "--image-size", "96", "--head-epochs", "3",
+        "--verbose", "0",
     ])
-    assert result["classes"] == 3
-    assert result["test_images"] > 0
-    assert result["test_accuracy"] > 0.8  # chance is 1/3
+    for name in ("model.keras", "history.csv", "history.png", "augmentation_preview.png",
+                 "config.json", "metrics.json", "report/index.html", "report/report.json",
+                 "report/per_class.csv", "report/confusion_matrix.csv",
+                 "report/confusion_matrix.png", "report/per_class_recall.png"):
+        assert (out / name).is_file(), name
+    assert metrics["classes"] == 3
+    assert metrics["test_accuracy"] > 0.8
+    assert set(metrics["wall_seconds"]) == {"data", "feature_extraction", "head_training",
+                                            "fine_tuning", "evaluation", "total"}
+    assert [e["top_blocks"] for e in metrics["unfreeze_events"]] == [2]
+    # The saved model loads back and has the trained classifier.
+    import keras
+
+    import tlkit  # noqa: F401  (registers tlkit's layers)
+
+    model = keras.saving.load_model(out / "model.keras")
+    assert model.output_shape == (None, 3)
+    # A second run into the same folder is refused.
+    with pytest.raises(SystemExit):
+        flagship.parse_args(["--output-dir", str(out), "--data-dir", str(caltech_dir)])
 
 
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--epochs", "0"], "--epochs must be >= 1"),
-        (["--weights", "/no/such.weights.h5"], "/no/such.weights.h5"),
-        (["--classes", "1"], "--classes must be in"),
+        (["--data-dir", "/no/such/folder"], "--data-dir '/no/such/folder' does not exist"),
+        (["--weights", "/no/such.weights.h5"], "--weights '/no/such.weights.h5' does not exist"),
+        (["--finetune-epochs", "0"], "--finetune-epochs must be >= 1, got 0"),
+        (["--head-epochs", "-2"], "--head-epochs must be >= 1, got -2"),
+        (["--unfreeze", "zero"], "expected 'epoch:blocks' pairs"),
     ],
 )
-def test_quickstart_rejects_bad_arguments(
-    argv: list[str], message: str, capsys: pytest.CaptureFixture
+def test_flagship_rejects_bad_arguments(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture, tmp_path: Path
 ) -> None:
-    quickstart = _load("quickstart")
+    flagship = _load("caltech101_mobilenetv2")
     with pytest.raises(SystemExit) as info:
-        quickstart.parse_args(argv)
+        flagship.parse_args([*argv, "--output-dir", str(tmp_path / "new")])
     assert info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_flagship_refuses_an_output_dir_with_a_previous_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    flagship = _load("caltech101_mobilenetv2")
+    (tmp_path / "metrics.json").write_text("{}")
+    with pytest.raises(SystemExit):
+        flagship.parse_args(["--output-dir", str(tmp_path)])
+    assert "already holds a run" in capsys.readouterr().err
+    assert flagship.parse_args(["--output-dir", str(tmp_path), "--overwrite"]).overwrite

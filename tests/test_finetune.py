@@ -8,6 +8,8 @@ import keras
 import numpy as np
 import pytest
 
+from _helpers import calibrate_batch_norm
+
 from tlkit import (
     ClassifierHead,
     GradualUnfreeze,
@@ -31,30 +33,10 @@ def _model(lr: float | keras.optimizers.schedules.LearningRateSchedule = 1e-3,
            seed: int = 0) -> tuple[keras.Model, keras.Model]:
     keras.utils.set_random_seed(seed)
     backbone = build_backbone("mobilenet_v2", input_shape=SHAPE, weights=None)
-    _calibrate_batch_norm(backbone, _data(16, seed=99)[0])
+    calibrate_batch_norm(backbone, _data(16, seed=99)[0])
     model = build_classifier(backbone, ClassifierHead(3, hidden_units=(), dropout=0.0, name="head"))
     model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy")
     return backbone, model
-
-
-def _calibrate_batch_norm(backbone: keras.Model, x: np.ndarray) -> None:
-    """Give a random backbone batch-norm statistics of real activations.
-
-    With the default statistics (mean 0, variance 1) a random MobileNetV2 is not
-    normalized: activations saturate its ReLU6 units and most gradients vanish,
-    which pretrained weights never do. One training-mode pass with momentum 0 sets
-    every moving mean and variance to the batch statistics.
-    """
-    bns = [layer for layer in backbone.get_layer("mobilenet_v2").layers
-           if isinstance(layer, keras.layers.BatchNormalization)]
-    momenta = [bn.momentum for bn in bns]
-    unfreeze(backbone, "all", train_bn=True)
-    for bn in bns:
-        bn.momentum = 0.0
-    backbone(x, training=True)
-    for bn, momentum in zip(bns, momenta):
-        bn.momentum = momentum
-    freeze(backbone)
 
 
 class Snapshots(keras.callbacks.Callback):

@@ -22,6 +22,7 @@ from tlkit.backbones import (  # noqa: E402
 from tlkit.class_weights import class_counts, compute_class_weights  # noqa: E402
 from tlkit.data import ImageFolder, ImageSet, Split  # noqa: E402
 from tlkit.evaluation import EvaluationReport, plot_history  # noqa: E402
+from tlkit.features import extract_features, feature_extractor, fit_head  # noqa: E402
 from tlkit.finetune import GradualUnfreeze, ShiftedSchedule, freeze, unfreeze  # noqa: E402
 from tlkit.heads import ClassifierHead, build_classifier  # noqa: E402
 
@@ -45,6 +46,9 @@ __all__ = [
     "build_classifier",
     "class_counts",
     "compute_class_weights",
+    "extract_features",
+    "feature_extractor",
+    "fit_head",
     "freeze",
     "get_backbone_spec",
     "list_backbones",

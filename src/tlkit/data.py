@@ -159,6 +159,29 @@ class ImageSet:
         idx = np.asarray(indices, dtype=np.int64)
         return ImageSet([self.paths[i] for i in idx], self.labels[idx], self.class_names)
 
+    def select_classes(self, names: Sequence[str]) -> ImageSet:
+        """Keep only the images of ``names``, relabelled ``0 .. len(names) - 1`` in that order.
+
+        Raises:
+            ValueError: A name is not a class of this set, or ``names`` is empty or repeats one.
+
+        Example:
+            >>> images = ImageSet(["a", "b", "c"], [0, 1, 2], ["x", "y", "z"])
+            >>> picked = images.select_classes(["z", "x"])
+            >>> picked.paths, picked.labels.tolist(), picked.class_names
+            (['a', 'c'], [1, 0], ['z', 'x'])
+        """
+        names = list(names)
+        if not names or len(set(names)) != len(names):
+            raise ValueError(f"names must be a non-empty list of distinct classes, got {names!r}.")
+        for name in names:
+            if name not in self.class_names:
+                raise unknown_name_error("class", name, self.class_names)
+        mapping = {self.class_names.index(n): i for i, n in enumerate(names)}
+        keep = [i for i, y in enumerate(self.labels) if int(y) in mapping]
+        return ImageSet([self.paths[i] for i in keep],
+                        [mapping[int(self.labels[i])] for i in keep], names)
+
     # Splits ------------------------------------------------------------------------------
     def split(
         self,

@@ -190,21 +190,23 @@ class ShiftedSchedule(keras.optimizers.schedules.LearningRateSchedule):
 def _replace_optimizer(model: keras.Model, scale: float) -> keras.optimizers.Optimizer:
     """Give ``model`` a fresh optimizer of the same kind, built for its trainable variables."""
     old = model.optimizer
-    new = keras.optimizers.deserialize(keras.optimizers.serialize(old))
     old_inner = getattr(old, "inner_optimizer", old)
-    new_inner = getattr(new, "inner_optimizer", new)
     old_rate = getattr(old_inner, "_learning_rate", None)
-    if isinstance(old_rate, keras.optimizers.schedules.LearningRateSchedule):
-        steps = int(keras.ops.convert_to_numpy(old_inner.iterations))
-        if isinstance(old_rate, ShiftedSchedule):
-            shifted = ShiftedSchedule(old_rate.schedule, old_rate.offset + steps,
-                                      old_rate.scale * scale)
-        else:
-            shifted = ShiftedSchedule(old_rate, steps, scale)
-        new_inner.learning_rate = shifted
-    else:
-        new_inner.learning_rate = float(keras.ops.convert_to_numpy(old_inner.learning_rate)) * scale
+    # Variables of the new optimizer must live in the model's tf.distribute strategy.
     with model.distribute_strategy.scope():
+        new = keras.optimizers.deserialize(keras.optimizers.serialize(old))
+        new_inner = getattr(new, "inner_optimizer", new)
+        if isinstance(old_rate, keras.optimizers.schedules.LearningRateSchedule):
+            steps = int(keras.ops.convert_to_numpy(old_inner.iterations))
+            if isinstance(old_rate, ShiftedSchedule):
+                shifted = ShiftedSchedule(old_rate.schedule, old_rate.offset + steps,
+                                          old_rate.scale * scale)
+            else:
+                shifted = ShiftedSchedule(old_rate, steps, scale)
+            new_inner.learning_rate = shifted
+        else:
+            rate = float(keras.ops.convert_to_numpy(old_inner.learning_rate))
+            new_inner.learning_rate = rate * scale
         new.build(model.trainable_variables)
     model.optimizer = new
     # Keras saves the optimizer given to compile(); point that record at the new one so a

@@ -1,0 +1,243 @@
+"""A fast frozen phase: compute backbone features once, train the head on them.
+
+While the backbone is frozen its output for an image never changes, so running it
+every epoch (as ``model.fit`` on the full model does) wastes nearly all the time of
+the frozen phase. :func:`extract_features` runs the backbone once per image (and
+once per augmented view, to keep augmentation), :func:`fit_head` trains the head on
+those features in seconds, and the same head object then goes into
+:func:`tlkit.build_classifier` for fine-tuning: the features are the same function
+of the pixels, so the head predicts the same either way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tlkit.data import ImageSet
+
+__all__ = ["extract_features", "feature_extractor", "fit_head"]
+
+
+def feature_extractor(backbone: keras.Model, *, pooling: str = "avg") -> keras.Model:
+    """Wrap ``backbone`` so that it returns pooled feature vectors.
+
+    Args:
+        backbone: A model from :func:`tlkit.build_backbone` (any pixels-to-features
+            Keras model works).
+        pooling: ``"avg"`` or ``"max"``, used when the backbone returns a feature
+            map; use the pooling of the head you will train.
+
+    Returns:
+        A model from pixels to ``(batch, channels)`` features; it shares the
+        backbone's layers and weights.
+
+    Raises:
+        ValueError: ``pooling`` is neither ``"avg"`` nor ``"max"``, or the backbone's
+            output is not 2-D or 4-D.
+
+    Example:
+        >>> from tlkit import build_backbone
+        >>> backbone = build_backbone("mobilenet_v2", input_shape=(32, 32, 3), weights=None)
+        >>> feature_extractor(backbone).output_shape
+        (None, 1280)
+    """
+    if pooling not in ("avg", "max"):
+        raise ValueError(f"pooling must be 'avg' or 'max', got {pooling!r}.")
+    rank = len(backbone.output_shape)
+    if rank == 2:
+        return backbone
+    if rank != 4:
+        raise ValueError(
+            f"backbone output must be features (batch, c) or a feature map (batch, h, w, c), got "
+            f"{backbone.output_shape}."
+        )
+    inputs = keras.Input(backbone.input_shape[1:], name="pixels")
+    features = backbone(inputs)
+    pool = keras.layers.GlobalAveragePooling2D() if pooling == "avg" else keras.layers.GlobalMaxPooling2D()
+    return keras.Model(inputs, pool(features), name=f"{backbone.name}_features")
+
+
+def extract_features(
+    backbone: keras.Model,
+    images: ImageSet | tf.data.Dataset,
+    *,
+    batch_size: int = 64,
+    augmented_views: int = 0,
+    augment: Any = None,
+    pooling: str = "avg",
+    resize: str = "stretch",
+    verbose: int = 1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Run a frozen backbone once over a set of images and return pooled features.
+
+    With ``augmented_views=k`` every image is also passed ``k`` more times through
+    ``augment`` (a policy or Keras layer), so a head trained on the features still
+    sees augmented images: the result holds the clean view of every image first,
+    then each augmented pass in the same order.
+
+    Args:
+        backbone: A frozen backbone (pixels in ``[0, 255]`` to features).
+        images: An :class:`tlkit.ImageSet` (decoded at the backbone's input size) or a
+            ``tf.data.Dataset`` of ``(pixels, label)`` batches.
+        batch_size: Images per batch for an ImageSet.
+        augmented_views: Extra augmented passes over the images (ImageSet only).
+        augment: An :class:`tlkit.AugmentationPolicy` or Keras layer, needed when
+            ``augmented_views > 0``.
+        pooling: ``"avg"`` or ``"max"`` for a backbone that returns a feature map.
+        resize: How an ImageSet is resized (see :meth:`tlkit.ImageSet.to_dataset`).
+        verbose: Show a progress bar per pass.
+
+    Returns:
+        ``(features, labels)``: float32 ``(n * (1 + augmented_views), channels)``
+        and int64 labels.
+
+    Raises:
+        ValueError: ``augmented_views`` < 0, views without ``augment``, augmented
+            views of a ``tf.data.Dataset``, or an empty input.
+        TypeError: ``images`` is neither an ImageSet nor a Dataset.
+
+    Example:
+        >>> import numpy as np, tensorflow as tf
+        >>> from tlkit import build_backbone
+        >>> backbone = build_backbone("mobilenet_v2", input_shape=(32, 32, 3), weights=None)
+        >>> data = tf.data.Dataset.from_tensor_slices(
+        ...     (np.zeros((5, 32, 32, 3), "float32"), np.arange(5))).batch(2)
+        >>> features, labels = extract_features(backbone, data, verbose=0)
+        >>> features.shape, labels.tolist()
+        ((5, 1280), [0, 1, 2, 3, 4])
+    """
+    if isinstance(augmented_views, bool) or not isinstance(augmented_views, int) or augmented_views < 0:
+        raise ValueError(f"augmented_views must be an int >= 0, got {augmented_views!r}.")
+    if augmented_views and augment is None:
+        raise ValueError("augmented_views > 0 needs augment= (an AugmentationPolicy or a layer).")
+    extractor = feature_extractor(backbone, pooling=pooling)
+    if isinstance(images, ImageSet):
+        if len(images) == 0:
+            raise ValueError("images is empty: there is nothing to extract.")
+        size = tuple(backbone.input_shape[1:3])
+        passes = []
+        for view in range(1 + augmented_views):
+            dataset = images.to_dataset(batch_size, image_size=size, resize=resize,
+                                        augment=augment if view else None)
+            if verbose:
+                name = "clean" if view == 0 else f"augmented {view}/{augmented_views}"
+                print(f"Extracting features ({name} view of {len(images)} images)")
+            passes.append(extractor.predict(dataset.map(lambda x, y: x), verbose=verbose))
+        features = np.concatenate(passes).astype(np.float32)
+        labels = np.tile(images.labels, 1 + augmented_views)
+        return features, labels
+    if isinstance(images, tf.data.Dataset):
+        if augmented_views:
+            raise ValueError("augmented_views needs an ImageSet; augment a Dataset in its own map.")
+        total = int(images.cardinality())
+        progress = keras.utils.Progbar(total if total > 0 else None) if verbose else None
+        chunks, labels = [], []
+        for step, batch in enumerate(images, start=1):
+            x, y = batch[0], batch[1]
+            chunks.append(np.asarray(extractor.predict_on_batch(x)))
+            labels.append(np.asarray(y))
+            if progress is not None:
+                progress.update(step)
+        if not chunks:
+            raise ValueError("images yielded no batches: there is nothing to extract.")
+        return np.concatenate(chunks).astype(np.float32), np.concatenate(labels).astype(np.int64)
+    raise TypeError(
+        f"images must be a tlkit ImageSet or a tf.data.Dataset, got {type(images).__name__}."
+    )
+
+
+def fit_head(
+    head: keras.layers.Layer,
+    features: np.ndarray,
+    labels: np.ndarray,
+    *,
+    epochs: int = 30,
+    batch_size: int = 128,
+    learning_rate: float = 1e-3,
+    class_weight: dict[int, float] | None = None,
+    validation_data: tuple[np.ndarray, np.ndarray] | None = None,
+    label_smoothing: float = 0.0,
+    callbacks: list[keras.callbacks.Callback] | None = None,
+    seed: int | None = None,
+    verbose: int = 1,
+) -> keras.callbacks.History:
+    """Train ``head`` on cached features (the frozen phase, in seconds).
+
+    A small model ``features -> head`` is compiled with Adam and sparse categorical
+    cross-entropy (on the head's probabilities) and fitted; the trained weights live
+    in ``head`` itself, ready for :func:`tlkit.build_classifier`.
+
+    Args:
+        head: A :class:`tlkit.ClassifierHead` (softmax output).
+        features: ``(n, channels)`` features from :func:`extract_features`.
+        labels: ``(n,)`` integer labels.
+        epochs: Passes over the features.
+        batch_size: Features per step.
+        learning_rate: Adam's learning rate.
+        class_weight: ``{class: weight}``, e.g. from :func:`tlkit.compute_class_weights`.
+        validation_data: ``(features, labels)`` to report validation figures.
+        label_smoothing: Label smoothing of the loss, in ``[0, 1)``.
+        callbacks: More Keras callbacks.
+        seed: Shuffle seed.
+        verbose: Keras verbosity.
+
+    Returns:
+        The Keras ``History``.
+
+    Raises:
+        ValueError: ``features`` is not 2-D or differs in length from ``labels``.
+
+    Example:
+        >>> import numpy as np
+        >>> from tlkit import ClassifierHead
+        >>> rng = np.random.default_rng(0)
+        >>> x = rng.normal(size=(64, 8)).astype("float32"); y = (x[:, 0] > 0).astype(int)
+        >>> head = ClassifierHead(2, hidden_units=(), dropout=0.0)
+        >>> history = fit_head(head, x, y, epochs=20, learning_rate=0.05, verbose=0)
+        >>> history.history["accuracy"][-1] > 0.9
+        True
+    """
+    features = np.asarray(features)
+    labels = np.asarray(labels)
+    if features.ndim != 2:
+        raise ValueError(f"features must be 2-D (n, channels), got shape {features.shape}.")
+    if len(features) != len(labels):
+        raise ValueError(
+            f"features and labels differ in length: {len(features)} and {len(labels)}."
+        )
+    num_classes = getattr(head, "num_classes", None)
+    inputs = keras.Input((features.shape[1],), name="features")
+    model = keras.Model(inputs, head(inputs), name="head_on_features")
+    if label_smoothing:
+        if num_classes is None:
+            raise ValueError("label_smoothing needs a head with num_classes (a ClassifierHead).")
+        loss: Any = _SparseSmoothedCrossEntropy(num_classes, label_smoothing)
+    else:
+        loss = "sparse_categorical_crossentropy"
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=["accuracy"])
+    dataset = tf.data.Dataset.from_tensor_slices((features, labels.astype(np.int32)))
+    dataset = dataset.shuffle(len(features), seed=seed).batch(batch_size).prefetch(2)
+    validation = None
+    if validation_data is not None:
+        validation = tf.data.Dataset.from_tensor_slices(
+            (np.asarray(validation_data[0]), np.asarray(validation_data[1]).astype(np.int32))
+        ).batch(1024)
+    return model.fit(dataset, epochs=epochs, class_weight=class_weight, validation_data=validation,
+                     callbacks=callbacks, verbose=verbose)
+
+
+class _SparseSmoothedCrossEntropy(keras.losses.Loss):
+    def __init__(self, num_classes: int, smoothing: float) -> None:
+        super().__init__(name="smoothed_crossentropy")
+        self.num_classes = num_classes
+        self.smoothing = smoothing
+
+    def call(self, y_true: Any, y_pred: Any) -> Any:
+        one_hot = keras.ops.one_hot(keras.ops.cast(keras.ops.reshape(y_true, (-1,)), "int32"),
+                                    self.num_classes)
+        return keras.losses.categorical_crossentropy(one_hot, y_pred,
+                                                     label_smoothing=self.smoothing)

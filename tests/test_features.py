@@ -1,0 +1,116 @@
+"""Tests for tlkit.features: cached features and head training on them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from _helpers import calibrate_batch_norm
+from PIL import Image
+
+from tlkit import AugmentationPolicy, ClassifierHead, ImageSet, build_backbone, build_classifier
+from tlkit.features import extract_features, feature_extractor, fit_head
+
+SHAPE = (32, 32, 3)
+
+
+@pytest.fixture()
+def image_set(tmp_path: Path) -> ImageSet:
+    rng = np.random.default_rng(0)
+    paths, labels = [], []
+    for i in range(10):
+        path = tmp_path / f"{i}.png"
+        Image.fromarray(rng.integers(0, 255, (40, 36, 3), dtype=np.uint8)).save(path)
+        paths.append(str(path))
+        labels.append(i % 3)
+    return ImageSet(paths, labels, ["a", "b", "c"])
+
+
+def _backbone(image_set: ImageSet) -> keras.Model:
+    backbone = build_backbone("mobilenet_v2", input_shape=SHAPE, weights=None)
+    pixels = next(image_set.to_dataset(10, image_size=32).as_numpy_iterator())[0]
+    calibrate_batch_norm(backbone, pixels)
+    return backbone
+
+
+def test_cached_and_through_backbone_heads_predict_the_same(image_set: ImageSet) -> None:
+    backbone = _backbone(image_set)
+    features, labels = extract_features(backbone, image_set, batch_size=4, verbose=0)
+    assert features.shape == (10, 1280) and labels.tolist() == image_set.labels.tolist()
+    head = ClassifierHead(3, hidden_units=(16,), dropout=0.3)
+    fit_head(head, features, labels, epochs=3, verbose=0, seed=0)
+    model = build_classifier(backbone, head)  # the same, trained head object
+    pixels = np.concatenate([x for x, _ in image_set.to_dataset(4, image_size=32).as_numpy_iterator()])
+    through_backbone = model.predict(pixels, verbose=0)
+    on_features = np.asarray(head(features, training=False))
+    assert features.std(axis=0).mean() > 0.01  # real, image-dependent features
+    assert through_backbone.std(axis=0).max() > 1e-3  # predictions differ between images
+    np.testing.assert_allclose(through_backbone, on_features, rtol=1e-4, atol=1e-5)
+
+
+def test_augmented_views_come_after_the_clean_view(image_set: ImageSet) -> None:
+    backbone = _backbone(image_set)
+    policy = AugmentationPolicy(flip="horizontal_and_vertical", rotation=0.2, seed=0)
+    features, labels = extract_features(backbone, image_set, augmented_views=2, augment=policy,
+                                        batch_size=4, verbose=0)
+    clean, _ = extract_features(backbone, image_set, batch_size=4, verbose=0)
+    assert features.shape == (30, 1280)
+    assert labels.tolist() == image_set.labels.tolist() * 3
+    np.testing.assert_allclose(features[:10], clean, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(features[10:20], clean, rtol=1e-2, atol=1e-3)
+
+
+def test_extract_features_from_a_dataset_and_progress(capsys: pytest.CaptureFixture) -> None:
+    backbone = build_backbone("mobilenet_v2", input_shape=SHAPE, weights=None, pooling="avg")
+    data = tf.data.Dataset.from_tensor_slices(
+        (np.zeros((6, *SHAPE), "float32"), np.arange(6))).batch(4)
+    features, labels = extract_features(backbone, data)
+    assert features.shape == (6, 1280) and labels.tolist() == list(range(6))
+    assert "2/2" in capsys.readouterr().out
+
+
+def test_feature_extractor_pooling() -> None:
+    backbone = build_backbone("mobilenet_v2", input_shape=(64, 64, 3), weights=None)
+    x = np.random.default_rng(0).uniform(0, 255, (2, 64, 64, 3)).astype("float32")
+    fmap = np.asarray(backbone(x))
+    np.testing.assert_allclose(feature_extractor(backbone)(x), fmap.mean(axis=(1, 2)),
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(feature_extractor(backbone, pooling="max")(x),
+                               fmap.max(axis=(1, 2)), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="pooling must be"):
+        feature_extractor(backbone, pooling="sum")
+
+
+def test_fit_head_learns_and_uses_class_weights() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 6)).astype("float32")
+    y = (x[:, 0] + 0.3 * x[:, 1] > 0).astype(int)
+    keras.utils.set_random_seed(0)
+    head = ClassifierHead(2, hidden_units=(), dropout=0.0)
+    history = fit_head(head, x, y, epochs=30, learning_rate=0.05, validation_data=(x, y),
+                       verbose=0, seed=0)
+    assert history.history["val_accuracy"][-1] > 0.9
+    keras.utils.set_random_seed(0)
+    smoothed = ClassifierHead(2, hidden_units=(), dropout=0.0)
+    fit_head(smoothed, x, y, epochs=2, label_smoothing=0.1, class_weight={0: 1.0, 1: 3.0},
+             verbose=0, seed=0)
+
+
+def test_bad_inputs(image_set: ImageSet) -> None:
+    backbone = build_backbone("mobilenet_v2", input_shape=SHAPE, weights=None)
+    with pytest.raises(ValueError, match="needs augment="):
+        extract_features(backbone, image_set, augmented_views=1)
+    with pytest.raises(ValueError, match="augmented_views must be an int >= 0"):
+        extract_features(backbone, image_set, augmented_views=-1)
+    with pytest.raises(TypeError, match="must be a tlkit ImageSet or a tf.data.Dataset"):
+        extract_features(backbone, np.zeros((2, *SHAPE)))
+    with pytest.raises(ValueError, match="empty"):
+        extract_features(backbone, image_set.subset([]))
+    head = ClassifierHead(3)
+    with pytest.raises(ValueError, match="differ in length: 4 and 3"):
+        fit_head(head, np.zeros((4, 5)), np.zeros(3))
+    with pytest.raises(ValueError, match="must be 2-D"):
+        fit_head(head, np.zeros((4, 5, 1)), np.zeros(4))
