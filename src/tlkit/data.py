@@ -60,18 +60,29 @@ def detect_image_format(header: bytes) -> str | None:
     return None
 
 
-def _check_file(path: str) -> str | None:
-    """Return ``None`` if ``path`` is a decodable image, else the reason it is not."""
+def _sniff(path: str) -> tuple[str | None, str | None]:
+    """Return ``(format, None)`` for an image file by its first bytes, else ``(None, reason)``."""
     try:
         with open(path, "rb") as handle:
             header = handle.read(16)
     except OSError as error:
-        return f"unreadable: {error.strerror or error}"
+        return None, f"unreadable: {error.strerror or error}"
     if not header:
-        return "empty file"
+        return None, "empty file"
     kind = detect_image_format(header)
-    if kind is None:
-        return "not an image (unrecognised content)"
+    return (kind, None) if kind else (None, "not an image (unrecognised content)")
+
+
+def _check_header(path: str) -> str | None:
+    """Return ``None`` if ``path`` starts like an image, else the reason it does not."""
+    return _sniff(path)[1]
+
+
+def _check_file(path: str) -> str | None:
+    """Return ``None`` if ``path`` is a decodable image, else the reason it is not."""
+    kind, problem = _sniff(path)
+    if problem is not None:
+        return problem
     try:
         image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
     except (tf.errors.InvalidArgumentError, tf.errors.OpError) as error:
@@ -631,13 +642,3 @@ class ImageFolder(ImageSet):
                 lines.append(f"    {row.path}: {row.reason}")
         return "\n".join(lines)
 
-
-def _check_header(path: str) -> str | None:
-    try:
-        with open(path, "rb") as handle:
-            header = handle.read(16)
-    except OSError as error:
-        return f"unreadable: {error.strerror or error}"
-    if not header:
-        return "empty file"
-    return None if detect_image_format(header) else "not an image (unrecognised content)"

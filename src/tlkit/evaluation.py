@@ -15,6 +15,8 @@ from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
 from sklearn import metrics as skm
 
+from tlkit._batches import predict_with_labels
+
 __all__ = ["EvaluationReport", "plot_history"]
 
 
@@ -212,28 +214,8 @@ class EvaluationReport:
             >>> EvaluationReport.from_model(model, data, class_names=["a", "b"], verbose=0).accuracy
             1.0
         """
-        import keras
-
-        try:
-            total = int(dataset.cardinality())
-            total = total if total > 0 else None
-        except (AttributeError, TypeError):
-            total = None
-        progress = keras.utils.Progbar(total, unit_name="batch") if verbose else None
-        scores, labels = [], []
-        for step, batch in enumerate(dataset, start=1):
-            if not isinstance(batch, (tuple, list)) or len(batch) < 2:
-                raise ValueError("dataset must yield (x, y) or (x, y, sample_weight) batches.")
-            x, y = batch[0], batch[1]
-            scores.append(np.asarray(model.predict_on_batch(x)))
-            labels.append(np.asarray(y))
-            if progress is not None:
-                progress.update(step)
-        if not scores:
-            raise ValueError("dataset yielded no batches: there is nothing to evaluate.")
-        return cls.from_predictions(
-            np.concatenate(labels), np.concatenate(scores), class_names=class_names
-        )
+        scores, labels = predict_with_labels(model, dataset, argument="dataset", verbose=verbose)
+        return cls.from_predictions(labels, scores, class_names=class_names)
 
     # Metrics -----------------------------------------------------------------------------
     @property

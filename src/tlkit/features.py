@@ -17,6 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tlkit._batches import predict_with_labels
 from tlkit.data import ImageSet
 
 __all__ = ["extract_features", "feature_extractor", "fit_head"]
@@ -133,18 +134,9 @@ def extract_features(
     if isinstance(images, tf.data.Dataset):
         if augmented_views:
             raise ValueError("augmented_views needs an ImageSet; augment a Dataset in its own map.")
-        total = int(images.cardinality())
-        progress = keras.utils.Progbar(total if total > 0 else None) if verbose else None
-        chunks, labels = [], []
-        for step, batch in enumerate(images, start=1):
-            x, y = batch[0], batch[1]
-            chunks.append(np.asarray(extractor.predict_on_batch(x)))
-            labels.append(np.asarray(y))
-            if progress is not None:
-                progress.update(step)
-        if not chunks:
-            raise ValueError("images yielded no batches: there is nothing to extract.")
-        return np.concatenate(chunks).astype(np.float32), np.concatenate(labels).astype(np.int64)
+        features, labels = predict_with_labels(extractor, images, argument="images",
+                                               verbose=verbose)
+        return features.astype(np.float32), labels.astype(np.int64)
     raise TypeError(
         f"images must be a tlkit ImageSet or a tf.data.Dataset, got {type(images).__name__}."
     )
