@@ -5,8 +5,8 @@ The flagship of tlkit, built only from its public API:
 1. load and check Caltech-101 (101 classes; BACKGROUND_Google excluded unless asked),
 2. stratified train / validation / test split (80/20 train+validation/test),
 3. class weights for the imbalance (31 to 800 images per class),
-4. frozen phase on cached backbone features (a clean and augmented views per image),
-5. fine-tuning of the top blocks with GradualUnfreeze, augmentation inside the model,
+4. frozen phase on cached backbone features (``--views`` adds augmented views),
+5. fine-tuning with GradualUnfreeze (all blocks by default), augmentation in the model,
 6. evaluation on the test split, and every artefact written to --output-dir.
 
 Connected machine (downloads the data and the ImageNet weights)::
@@ -77,10 +77,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--head-epochs", type=int, default=30,
                         help="epochs of the frozen phase (on cached features)")
-    parser.add_argument("--views", type=int, default=1,
+    parser.add_argument("--views", type=int, default=0,
                         help="augmented views per training image in the feature cache")
     parser.add_argument("--finetune-epochs", type=int, default=3)
-    parser.add_argument("--unfreeze", type=parse_schedule, default=parse_schedule("0:4"),
+    parser.add_argument("--unfreeze", type=parse_schedule, default=parse_schedule("0:all"),
                         help="GradualUnfreeze schedule over the fine-tuning epochs, epoch:blocks")
     parser.add_argument("--head-lr", type=float, default=1e-3)
     parser.add_argument("--finetune-lr", type=float, default=1e-4)
@@ -88,6 +88,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         choices=tlkit.AugmentationPolicy.presets() + ["none"])
     parser.add_argument("--class-weights", default="balanced",
                         choices=["balanced", "inverse_sqrt", "effective_number", "none"])
+    parser.add_argument("--no-tta", action="store_true",
+                        help="evaluate without flip test-time augmentation")
     parser.add_argument("--test-fraction", type=float, default=0.2)
     parser.add_argument("--val-fraction", type=float, default=0.1,
                         help="fraction of train+validation kept for validation")
@@ -210,6 +212,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     t = time.perf_counter()
     test_ds = test.to_dataset(64, image_size=size)
     report = tlkit.EvaluationReport.from_model(model, test_ds, class_names=names,
+                                               flip_tta=not args.no_tta,
                                                verbose=min(args.verbose, 1))
     report.save(out / "report", overwrite=args.overwrite)
     phases["evaluation"] = time.perf_counter() - t

@@ -105,6 +105,23 @@ def test_from_model_uses_one_pass_and_shows_progress(capsys: pytest.CaptureFixtu
         EvaluationReport.from_model(model, dataset.take(0), class_names=["a", "b", "c"], verbose=0)
 
 
+def test_from_model_flip_tta_averages_mirrored_predictions() -> None:
+    # A "model" that looks only at the left column: mirroring changes its answer.
+    inputs = keras.Input((2, 2, 1))
+    left = keras.layers.Lambda(lambda t: t[:, :, 0, 0])(inputs)
+    model = keras.Model(inputs, keras.layers.Softmax()(left * 10.0))
+    x = np.array([[[[1.0], [0.0]], [[0.0], [0.0]]]], "float32")  # left column (1, 0)
+    data = tf.data.Dataset.from_tensor_slices((x, [0])).batch(1)
+    plain = EvaluationReport.from_model(model, data, class_names=["a", "b"], verbose=0)
+    tta = EvaluationReport.from_model(model, data, class_names=["a", "b"], flip_tta=True, verbose=0)
+    mirrored = np.asarray(model(x[:, :, ::-1, :]))
+    np.testing.assert_allclose(tta.y_score, (plain.y_score + mirrored) / 2, rtol=1e-6)
+    vectors = tf.data.Dataset.from_tensor_slices((np.zeros((2, 3), "float32"), [0, 1])).batch(2)
+    with pytest.raises(ValueError, match="needs image batches"):
+        EvaluationReport.from_model(keras.Sequential([keras.Input((3,)), keras.layers.Softmax()]),
+                                    vectors, class_names=["a", "b", "c"], flip_tta=True, verbose=0)
+
+
 def test_save_writes_every_file_and_a_working_page(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
     k = 6

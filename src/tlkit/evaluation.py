@@ -185,6 +185,7 @@ class EvaluationReport:
         dataset: Any,
         *,
         class_names: Sequence[str],
+        flip_tta: bool = False,
         verbose: int = 1,
     ) -> EvaluationReport:
         """Predict ``dataset`` with ``model`` (with a progress bar) and build the report.
@@ -197,6 +198,8 @@ class EvaluationReport:
             dataset: A ``tf.data.Dataset`` (or any iterable) of batches ``(x, y)`` or
                 ``(x, y, sample_weight)``.
             class_names: One name per class.
+            flip_tta: Test-time augmentation: average the model's probabilities for
+                each image and its horizontal mirror (twice the prediction time).
             verbose: Show a progress bar.
 
         Returns:
@@ -214,7 +217,8 @@ class EvaluationReport:
             >>> EvaluationReport.from_model(model, data, class_names=["a", "b"], verbose=0).accuracy
             1.0
         """
-        scores, labels = predict_with_labels(model, dataset, argument="dataset", verbose=verbose)
+        scores, labels = predict_with_labels(model, dataset, argument="dataset", verbose=verbose,
+                                             flip=flip_tta)
         return cls.from_predictions(labels, scores, class_names=class_names)
 
     # Metrics -----------------------------------------------------------------------------
