@@ -135,9 +135,14 @@ def unfreeze(
     return _count_params(backbone.trainable_weights)
 
 
-def _learning_rate_value(optimizer: keras.optimizers.Optimizer) -> float | None:
+def _inner_and_rate(optimizer: keras.optimizers.Optimizer) -> tuple[Any, Any]:
+    """The optimizer that holds the rate (inside a LossScaleOptimizer) and its rate or schedule."""
     inner = getattr(optimizer, "inner_optimizer", optimizer)
-    rate = getattr(inner, "_learning_rate", None)
+    return inner, getattr(inner, "_learning_rate", None)
+
+
+def _learning_rate_value(optimizer: keras.optimizers.Optimizer) -> float | None:
+    inner, rate = _inner_and_rate(optimizer)
     if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
         return None
     return float(keras.ops.convert_to_numpy(inner.learning_rate))
@@ -190,12 +195,11 @@ class ShiftedSchedule(keras.optimizers.schedules.LearningRateSchedule):
 def _replace_optimizer(model: keras.Model, scale: float) -> keras.optimizers.Optimizer:
     """Give ``model`` a fresh optimizer of the same kind, built for its trainable variables."""
     old = model.optimizer
-    old_inner = getattr(old, "inner_optimizer", old)
-    old_rate = getattr(old_inner, "_learning_rate", None)
+    old_inner, old_rate = _inner_and_rate(old)
     # Variables of the new optimizer must live in the model's tf.distribute strategy.
     with model.distribute_strategy.scope():
         new = keras.optimizers.deserialize(keras.optimizers.serialize(old))
-        new_inner = getattr(new, "inner_optimizer", new)
+        new_inner, _ = _inner_and_rate(new)
         if isinstance(old_rate, keras.optimizers.schedules.LearningRateSchedule):
             steps = int(keras.ops.convert_to_numpy(old_inner.iterations))
             if isinstance(old_rate, ShiftedSchedule):
@@ -218,8 +222,7 @@ def _replace_optimizer(model: keras.Model, scale: float) -> keras.optimizers.Opt
 
 
 def _scale_learning_rate(optimizer: keras.optimizers.Optimizer, scale: float) -> None:
-    inner = getattr(optimizer, "inner_optimizer", optimizer)
-    rate = getattr(inner, "_learning_rate", None)
+    inner, rate = _inner_and_rate(optimizer)
     if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
         raise ValueError(
             "lr_scale cannot rescale a learning-rate schedule in place; use a float "
