@@ -7,6 +7,7 @@ The flagship of tlkit, built only from its public API:
 3. class weights for the imbalance (31 to 800 images per class),
 4. frozen phase on cached backbone features (``--views`` adds augmented views),
 5. fine-tuning with GradualUnfreeze (all blocks by default), augmentation in the model,
+   the result mixed with the weights it started from (WeightInterpolation, WiSE-FT),
 6. evaluation on the test split, and every artefact written to --output-dir.
 
 Connected machine (downloads the data and the ImageNet weights)::
@@ -82,6 +83,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--finetune-epochs", type=int, default=3)
     parser.add_argument("--unfreeze", type=parse_schedule, default=parse_schedule("0:all"),
                         help="GradualUnfreeze schedule over the fine-tuning epochs, epoch:blocks")
+    parser.add_argument("--wise-alpha", type=float, default=0.5,
+                        help="share of the fine-tuned weights in the final model "
+                             "(WeightInterpolation); 1.0 keeps them as they are")
     parser.add_argument("--head-lr", type=float, default=1e-3)
     parser.add_argument("--finetune-lr", type=float, default=1e-4)
     parser.add_argument("--augment", default="standard",
@@ -112,6 +116,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for name in ("head_epochs", "finetune_epochs", "image_size", "batch_size"):
         if getattr(args, name) <= 0:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if not 0.0 <= args.wise_alpha <= 1.0:
+        parser.error(f"--wise-alpha must be in [0, 1], got {args.wise_alpha}")
     if args.views < 0:
         parser.error(f"--views must be >= 0, got {args.views}")
     if args.classes is not None and args.classes < 2:
@@ -202,9 +208,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         model.compile(optimizer=keras.optimizers.Adam(schedule),
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     unfreezer = tlkit.GradualUnfreeze(backbone, args.unfreeze, verbose=1)
-    finetune_history = model.fit(
-        train_ds, validation_data=val_ds, epochs=args.finetune_epochs,
-        class_weight=class_weight, callbacks=[unfreezer], verbose=args.verbose,
+    callbacks: list[keras.callbacks.Callback] = [unfreezer]
+    if args.wise_alpha < 1.0:
+        callbacks.append(tlkit.WeightInterpolation(args.wise_alpha))
+    finetune_history = model.fit(  # train_ds shuffles itself: shuffle=False spares a warning
+        train_ds, validation_data=val_ds, epochs=args.finetune_epochs, shuffle=False,
+        class_weight=class_weight, callbacks=callbacks, verbose=args.verbose,
     )
     phases["fine_tuning"] = time.perf_counter() - t
 
@@ -243,6 +252,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "validation_images": len(val),
         "classes": k,
         "unfreeze_events": unfreezer.events,
+        "wise_alpha": args.wise_alpha,
         "wall_seconds": {**{name: round(v, 1) for name, v in phases.items()},
                          "total": round(wall, 1)},
         "feature_images_per_second": round(

@@ -38,6 +38,7 @@ def test_flagship_quick_run_writes_every_output(
     assert set(metrics["wall_seconds"]) == {"data", "feature_extraction", "head_training",
                                             "fine_tuning", "evaluation", "total"}
     assert [e["top_blocks"] for e in metrics["unfreeze_events"]] == [2]
+    assert metrics["wise_alpha"] == 0.5
     # The saved model loads back and has the trained classifier.
     import keras
 
@@ -58,6 +59,7 @@ def test_flagship_quick_run_writes_every_output(
         (["--finetune-epochs", "0"], "--finetune-epochs must be >= 1, got 0"),
         (["--head-epochs", "-2"], "--head-epochs must be >= 1, got -2"),
         (["--unfreeze", "zero"], "expected 'epoch:blocks' pairs"),
+        (["--wise-alpha", "1.5"], "--wise-alpha must be in [0, 1], got 1.5"),
     ],
 )
 def test_flagship_rejects_bad_arguments(

@@ -25,6 +25,7 @@ from tlkit.evaluation import EvaluationReport, plot_history  # noqa: E402
 from tlkit.features import extract_features, feature_extractor, fit_head  # noqa: E402
 from tlkit.finetune import GradualUnfreeze, ShiftedSchedule, freeze, unfreeze  # noqa: E402
 from tlkit.heads import ClassifierHead, build_classifier  # noqa: E402
+from tlkit.interpolation import WeightInterpolation  # noqa: E402
 
 __version__ = "0.1.0.dev0"
 
@@ -40,6 +41,7 @@ __all__ = [
     "Preprocessing",
     "ShiftedSchedule",
     "Split",
+    "WeightInterpolation",
     "__version__",
     "backbone_blocks",
     "build_backbone",

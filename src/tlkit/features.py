@@ -218,8 +218,10 @@ def fit_head(
         validation = tf.data.Dataset.from_tensor_slices(
             (np.asarray(validation_data[0]), np.asarray(validation_data[1]).astype(np.int32))
         ).batch(1024)
+    # The dataset shuffles itself each epoch; shuffle=False keeps Keras from warning that
+    # its own (default) shuffle does not apply to a tf.data.Dataset.
     return model.fit(dataset, epochs=epochs, class_weight=class_weight, validation_data=validation,
-                     callbacks=callbacks, verbose=verbose)
+                     callbacks=callbacks, verbose=verbose, shuffle=False)
 
 
 class _SparseSmoothedCrossEntropy(keras.losses.Loss):
