@@ -83,11 +83,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--finetune-epochs", type=int, default=3)
     parser.add_argument("--unfreeze", type=parse_schedule, default=parse_schedule("0:all"),
                         help="GradualUnfreeze schedule over the fine-tuning epochs, epoch:blocks")
-    parser.add_argument("--wise-alpha", type=float, default=0.5,
+    parser.add_argument("--wise-alpha", type=float, default=0.7,
                         help="share of the fine-tuned weights in the final model "
                              "(WeightInterpolation); 1.0 keeps them as they are")
     parser.add_argument("--head-lr", type=float, default=1e-3)
-    parser.add_argument("--finetune-lr", type=float, default=1e-4)
+    parser.add_argument("--finetune-lr", type=float, default=3e-4)
     parser.add_argument("--augment", default="standard",
                         choices=tlkit.AugmentationPolicy.presets() + ["none"])
     parser.add_argument("--class-weights", default="balanced",

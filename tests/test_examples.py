@@ -38,7 +38,7 @@ def test_flagship_quick_run_writes_every_output(
     assert set(metrics["wall_seconds"]) == {"data", "feature_extraction", "head_training",
                                             "fine_tuning", "evaluation", "total"}
     assert [e["top_blocks"] for e in metrics["unfreeze_events"]] == [2]
-    assert metrics["wise_alpha"] == 0.5
+    assert metrics["wise_alpha"] == 0.7
     # The saved model loads back and has the trained classifier.
     import keras
 

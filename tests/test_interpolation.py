@@ -61,6 +61,24 @@ def test_leaves_the_model_at_the_mix_of_start_and_end() -> None:
     assert mixer.alpha == 0.25
 
 
+def test_low_precision_weights_are_mixed_too() -> None:
+    # bfloat16 and float16 are floating point as well: they must not be skipped.
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, dtype="bfloat16"),
+                              keras.layers.Dense(2, dtype="float16")])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    mixer = WeightInterpolation(alpha=0.5, verbose=0)
+    _fit(model, mixer)
+    assert len(mixer.variables) == len(model.weights) == 4
+    assert [str(s.dtype) for s in mixer.start_weights] == ["bfloat16"] * 2 + ["float16"] * 2
+    for variable, start, end in zip(mixer.variables, mixer.start_weights, mixer.end_weights):
+        assert not np.array_equal(start, end)
+        expected = 0.5 * start.astype("float32") + 0.5 * end.astype("float32")
+        value = keras.ops.convert_to_numpy(variable)
+        assert value.dtype == start.dtype
+        np.testing.assert_allclose(value.astype("float32"), expected, rtol=1e-2, atol=1e-2)
+
+
 def test_apply_moves_between_the_ends_and_changes_predictions() -> None:
     model = _dense_model()
     mixer = WeightInterpolation(alpha=1.0, verbose=0)

@@ -33,7 +33,8 @@ def _check_alpha(alpha: Any) -> float:
 
 
 def _is_float(variable: Any) -> bool:
-    return np.issubdtype(np.dtype(keras.backend.standardize_dtype(variable.dtype)), np.floating)
+    # "float16", "bfloat16", "float32", "float64"; np.issubdtype misses bfloat16.
+    return "float" in keras.backend.standardize_dtype(variable.dtype)
 
 
 class WeightInterpolation(keras.callbacks.Callback):
