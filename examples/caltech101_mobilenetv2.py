@@ -88,6 +88,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "(WeightInterpolation); 1.0 keeps them as they are")
     parser.add_argument("--head-lr", type=float, default=1e-3)
     parser.add_argument("--finetune-lr", type=float, default=3e-4)
+    parser.add_argument("--warmup-epochs", type=float, default=0.0,
+                        help="epochs (may be fractional) over which the fine-tuning rate "
+                             "rises linearly from 0 to --finetune-lr before the cosine decay")
     parser.add_argument("--augment", default="standard",
                         choices=tlkit.AugmentationPolicy.presets() + ["none"])
     parser.add_argument("--class-weights", default="balanced",
@@ -118,6 +121,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if not 0.0 <= args.wise_alpha <= 1.0:
         parser.error(f"--wise-alpha must be in [0, 1], got {args.wise_alpha}")
+    if not 0.0 <= args.warmup_epochs < args.finetune_epochs:
+        parser.error(f"--warmup-epochs must be in [0, --finetune-epochs={args.finetune_epochs}), "
+                     f"got {args.warmup_epochs}")
     if args.views < 0:
         parser.error(f"--views must be >= 0, got {args.views}")
     if args.classes is not None and args.classes < 2:
@@ -203,8 +209,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     val_ds = val.to_dataset(64, image_size=size)
     with strategy.scope():
         model = tlkit.build_classifier(backbone, head, augmentation=policy)
-        steps = args.finetune_epochs * int(np.ceil(len(train) / args.batch_size))
-        schedule = keras.optimizers.schedules.CosineDecay(args.finetune_lr, decay_steps=steps)
+        per_epoch = int(np.ceil(len(train) / args.batch_size))
+        warmup = int(round(args.warmup_epochs * per_epoch))
+        if warmup:
+            schedule = keras.optimizers.schedules.CosineDecay(
+                0.0, decay_steps=args.finetune_epochs * per_epoch - warmup,
+                warmup_target=args.finetune_lr, warmup_steps=warmup)
+        else:
+            schedule = keras.optimizers.schedules.CosineDecay(
+                args.finetune_lr, decay_steps=args.finetune_epochs * per_epoch)
         model.compile(optimizer=keras.optimizers.Adam(schedule),
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     unfreezer = tlkit.GradualUnfreeze(backbone, args.unfreeze, verbose=1)
@@ -219,6 +232,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     # 4. Evaluation and artefacts --------------------------------------------------------------
     t = time.perf_counter()
+    # Validation figures of the final model, for choosing flags without touching the test split.
+    val_report = tlkit.EvaluationReport.from_model(model, val_ds, class_names=names,
+                                                   flip_tta=not args.no_tta, verbose=0)
     test_ds = test.to_dataset(64, image_size=size)
     report = tlkit.EvaluationReport.from_model(model, test_ds, class_names=names,
                                                flip_tta=not args.no_tta,
@@ -247,6 +263,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "test_accuracy": report.accuracy,
         "test_mean_per_class_accuracy": report.balanced_accuracy,
         "test_top5_accuracy": report.top5_accuracy,
+        "validation_accuracy": val_report.accuracy,
+        "validation_mean_per_class_accuracy": val_report.balanced_accuracy,
         "test_images": len(test),
         "train_images": len(train),
         "validation_images": len(val),

@@ -35,6 +35,9 @@ def test_flagship_quick_run_writes_every_output(
         assert (out / name).is_file(), name
     assert metrics["classes"] == 3
     assert metrics["test_accuracy"] > 0.8
+    assert metrics["validation_accuracy"] > 0.8
+    assert metrics["validation_images"] > 0
+    assert 0.0 <= metrics["validation_mean_per_class_accuracy"] <= 1.0
     assert set(metrics["wall_seconds"]) == {"data", "feature_extraction", "head_training",
                                             "fine_tuning", "evaluation", "total"}
     assert [e["top_blocks"] for e in metrics["unfreeze_events"]] == [2]
@@ -60,6 +63,8 @@ def test_flagship_quick_run_writes_every_output(
         (["--head-epochs", "-2"], "--head-epochs must be >= 1, got -2"),
         (["--unfreeze", "zero"], "expected 'epoch:blocks' pairs"),
         (["--wise-alpha", "1.5"], "--wise-alpha must be in [0, 1], got 1.5"),
+        (["--finetune-epochs", "2", "--warmup-epochs", "2"],
+         "--warmup-epochs must be in [0, --finetune-epochs=2), got 2.0"),
     ],
 )
 def test_flagship_rejects_bad_arguments(
