@@ -8,11 +8,19 @@ and peak memory are per run) with a stratified 80/20 train+validation/test split
         --data-dir PATH/101_ObjectCategories --weights PATH/mobilenet_v2_...no_top.weights.h5
 
 Arguments after ``--`` go to the example unchanged (e.g. ``-- --finetune-epochs 4``).
+
+``--allocator tcmalloc`` (the default ``auto`` does so when the library is installed, e.g.
+Debian's ``libtcmalloc-minimal4``) runs the example with ``LD_PRELOAD`` set to
+tcmalloc: on a 2-core CPU machine, TensorFlow with glibc's allocator spends much of its
+time in page faults for the large activation buffers it allocates and frees every step,
+and tcmalloc, which keeps them, ran inference about 1.7x and training about 1.5x faster.
+The JSON records which allocator each run used.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes.util
 import json
 import os
 import statistics
@@ -23,6 +31,24 @@ import time
 from pathlib import Path
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "caltech101_mobilenetv2.py"
+TCMALLOC_NAMES = ("tcmalloc_minimal", "tcmalloc")
+
+
+def child_environment(allocator: str) -> tuple[dict[str, str], str]:
+    """The environment for the example's process and the allocator it will use."""
+    env = dict(os.environ)
+    if allocator == "system":
+        return env, "system"
+    found = next((lib for name in TCMALLOC_NAMES
+                  if (lib := ctypes.util.find_library(name))), None)
+    if found is None:
+        if allocator == "tcmalloc":
+            raise SystemExit("--allocator tcmalloc: no libtcmalloc found by the dynamic "
+                             "linker (install e.g. Debian's libtcmalloc-minimal4 or "
+                             "gperftools), or use --allocator system")
+        return env, "system"
+    env["LD_PRELOAD"] = " ".join(filter(None, [found, env.get("LD_PRELOAD", "")]))
+    return env, found
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -38,7 +64,12 @@ def main(argv: list[str] | None = None) -> dict:
                                                             "imagenet"))
     parser.add_argument("--output-dir", type=Path, default=None,
                         help="keep each run's outputs here (default: a temporary folder)")
+    parser.add_argument("--allocator", choices=["auto", "tcmalloc", "system"], default="auto",
+                        help="memory allocator of the example's process (auto: tcmalloc "
+                             "when installed)")
     args = parser.parse_args(argv)
+    env, allocator = child_environment(args.allocator)
+    print(f"allocator: {allocator}", file=sys.stderr)
 
     root = args.output_dir or Path(tempfile.mkdtemp(prefix="tlkit-bench-"))
     runs = []
@@ -49,7 +80,8 @@ def main(argv: list[str] | None = None) -> dict:
         if args.data_dir:
             command += ["--data-dir", str(args.data_dir)]
         start = time.perf_counter()
-        completed = subprocess.run(command, capture_output=True, text=True, check=False)
+        completed = subprocess.run(command, capture_output=True, text=True, check=False,
+                                   env=env)
         wall = time.perf_counter() - start
         if completed.returncode != 0:
             print(completed.stderr[-4000:], file=sys.stderr)
@@ -67,6 +99,7 @@ def main(argv: list[str] | None = None) -> dict:
         "example_arguments": extra,
         "seeds": args.seeds,
         "cpu_count": os.cpu_count(),
+        "allocator": allocator,
         "median": {
             "test_accuracy": median("test_accuracy"),
             "test_mean_per_class_accuracy": median("test_mean_per_class_accuracy"),

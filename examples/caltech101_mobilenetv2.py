@@ -19,6 +19,10 @@ Offline, with local copies::
     python examples/caltech101_mobilenetv2.py --quick \\
         --data-dir PATH/101_ObjectCategories \\
         --weights PATH/mobilenet_v2_1.0_imagenet_no_top.weights.h5
+
+On a Linux CPU, run it with tcmalloc (``LD_PRELOAD=libtcmalloc_minimal.so.4``, from
+Debian's ``libtcmalloc-minimal4``): TensorFlow then stops spending its time in page faults
+and fine-tunes about 1.5 times as fast. ``metrics.json`` records the allocator in use.
 """
 
 from __future__ import annotations
@@ -151,6 +155,15 @@ def peak_memory_mb() -> float:
     return usage / 1024 if platform.system() != "Darwin" else usage / 2**20
 
 
+def allocator_in_use() -> str:
+    """The malloc this process runs with: "tcmalloc", "jemalloc", "system" or "unknown"."""
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:  # not Linux
+        return "unknown"
+    return next((name for name in ("tcmalloc", "jemalloc") if name in maps), "system")
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     start = time.perf_counter()
     phases: dict[str, float] = {}
@@ -158,6 +171,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(args.seed)
     strategy = make_strategy(args.strategy)
+    allocator = allocator_in_use()
+    if allocator == "system" and args.verbose and not tf.config.list_physical_devices("GPU"):
+        print("tip: on this CPU, LD_PRELOAD=libtcmalloc_minimal.so.4 (Debian package "
+              "libtcmalloc-minimal4) makes TensorFlow about 1.5x faster")
 
     # 1. Data ----------------------------------------------------------------------------------
     t = time.perf_counter()
@@ -278,6 +295,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "fine_tuning_images_per_second": round(
             len(train) * args.finetune_epochs / phases["fine_tuning"], 1),
         "peak_memory_mb": round(peak_memory_mb(), 1),
+        "allocator": allocator,
         "skipped_files": len(folder.skipped),
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
