@@ -1,10 +1,13 @@
-"""Shared fixtures: quiet TensorFlow, and the locations of the real data and weights."""
+"""Shared fixtures: quiet TensorFlow, the locations of the real data and weights, scripts."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -39,3 +42,20 @@ def caltech_dir() -> Path:
 def mobilenet_weights() -> Path:
     """The ImageNet MobileNetV2 no-top weights file (skips when the variable is unset)."""
     return _env_path(WEIGHTS_ENV)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def load_script() -> Callable[[str], ModuleType]:
+    """Import a script of the repository by its path (``examples/x.py``) as a fresh module."""
+
+    def load(relative: str) -> ModuleType:
+        path = ROOT / relative
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
+        return module
+
+    return load

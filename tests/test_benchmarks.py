@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
+from collections.abc import Callable
+from types import ModuleType
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+LoadScript = Callable[[str], ModuleType]  # the load_script fixture (conftest.py)
 
 
-def _load(name: str):  # noqa: ANN202
-    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
-def test_system_allocator_leaves_the_environment_alone(monkeypatch: pytest.MonkeyPatch) -> None:
-    bench = _load("caltech101")
+def test_system_allocator_leaves_the_environment_alone(
+    load_script: LoadScript, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bench = load_script("benchmarks/caltech101.py")
     monkeypatch.setenv("LD_PRELOAD", "libkeep.so")
     env, allocator = bench.child_environment("system")
     assert allocator == "system"
@@ -26,9 +21,9 @@ def test_system_allocator_leaves_the_environment_alone(monkeypatch: pytest.Monke
 
 
 def test_tcmalloc_is_preloaded_before_what_the_user_preloads(
-    monkeypatch: pytest.MonkeyPatch,
+    load_script: LoadScript, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    bench = _load("caltech101")
+    bench = load_script("benchmarks/caltech101.py")
     monkeypatch.setattr(bench.ctypes.util, "find_library",
                         lambda name: "libtcmalloc_minimal.so.4"
                         if name == "tcmalloc_minimal" else None)
@@ -43,9 +38,9 @@ def test_tcmalloc_is_preloaded_before_what_the_user_preloads(
 
 
 def test_missing_tcmalloc_falls_back_on_auto_and_fails_when_asked_for(
-    monkeypatch: pytest.MonkeyPatch,
+    load_script: LoadScript, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    bench = _load("caltech101")
+    bench = load_script("benchmarks/caltech101.py")
     monkeypatch.setattr(bench.ctypes.util, "find_library", lambda name: None)
     monkeypatch.delenv("LD_PRELOAD", raising=False)
     env, allocator = bench.child_environment("auto")

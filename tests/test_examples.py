@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-
-
-def _load(name: str):  # noqa: ANN202
-    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
+LoadScript = Callable[[str], ModuleType]  # the load_script fixture (conftest.py)
 
 
 @pytest.mark.real_data
 def test_flagship_quick_run_writes_every_output(
-    caltech_dir: Path, mobilenet_weights: Path, tmp_path: Path
+    load_script: LoadScript, caltech_dir: Path, mobilenet_weights: Path, tmp_path: Path
 ) -> None:
-    flagship = _load("caltech101_mobilenetv2")
+    flagship = load_script("examples/caltech101_mobilenetv2.py")
     out = tmp_path / "run"
     metrics = flagship.main([
         "--quick", "--data-dir", str(caltech_dir), "--weights", str(mobilenet_weights),
@@ -69,17 +63,20 @@ def test_flagship_quick_run_writes_every_output(
     ],
 )
 def test_flagship_rejects_bad_arguments(
-    argv: list[str], message: str, capsys: pytest.CaptureFixture, tmp_path: Path
+    load_script: LoadScript, argv: list[str], message: str, capsys: pytest.CaptureFixture,
+    tmp_path: Path,
 ) -> None:
-    flagship = _load("caltech101_mobilenetv2")
+    flagship = load_script("examples/caltech101_mobilenetv2.py")
     with pytest.raises(SystemExit) as info:
         flagship.parse_args([*argv, "--output-dir", str(tmp_path / "new")])
     assert info.value.code == 2
     assert message in capsys.readouterr().err
 
 
-def test_flagship_names_the_allocator_it_runs_with(monkeypatch: pytest.MonkeyPatch) -> None:
-    flagship = _load("caltech101_mobilenetv2")
+def test_flagship_names_the_allocator_it_runs_with(
+    load_script: LoadScript, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    flagship = load_script("examples/caltech101_mobilenetv2.py")
     maps = {"tc": "7f00-7f01 r-xp 0 08:01 1 /usr/lib/libtcmalloc_minimal.so.4\n",
             "glibc": "7f00-7f01 r-xp 0 08:01 1 /usr/lib/x86_64-linux-gnu/libc.so.6\n"}
     real_read_text = Path.read_text
@@ -99,9 +96,9 @@ def test_flagship_names_the_allocator_it_runs_with(monkeypatch: pytest.MonkeyPat
 
 
 def test_flagship_refuses_an_output_dir_with_a_previous_run(
-    tmp_path: Path, capsys: pytest.CaptureFixture
+    load_script: LoadScript, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    flagship = _load("caltech101_mobilenetv2")
+    flagship = load_script("examples/caltech101_mobilenetv2.py")
     (tmp_path / "metrics.json").write_text("{}")
     with pytest.raises(SystemExit):
         flagship.parse_args(["--output-dir", str(tmp_path)])
