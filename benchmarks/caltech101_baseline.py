@@ -23,14 +23,12 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import tlkit
 from tlkit.datasets import load_caltech101
-from tlkit.features import extract_features
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -48,10 +46,10 @@ def main(argv: list[str] | None = None) -> dict:
     start = time.perf_counter()
     folder = load_caltech101(args.data_dir, download=args.data_dir is None)
     size = args.image_size
-    backbone = tlkit.build_backbone("mobilenet_v2", input_shape=(size, size, 3),
+    backbone = tlkit.build_backbone("mobilenet_v2", image_size=size,
                                     weights=args.weights)
     t = time.perf_counter()
-    features, labels = extract_features(backbone, folder, batch_size=64, verbose=1)
+    features, labels = tlkit.extract_features(backbone, folder, batch_size=64, verbose=1)
     extraction = time.perf_counter() - t
     row = {path: i for i, path in enumerate(folder.paths)}
 
@@ -66,7 +64,7 @@ def main(argv: list[str] | None = None) -> dict:
         model.fit(features[fit_rows], labels[fit_rows])
         fitting = time.perf_counter() - t
         report = tlkit.EvaluationReport(labels[test_rows], model.predict(features[test_rows]),
-                                        folder.class_names)
+                                        class_names=folder.class_names)
         runs.append({
             "seed": seed,
             "test_accuracy": report.accuracy,

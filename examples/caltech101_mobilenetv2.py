@@ -46,7 +46,6 @@ import tensorflow as tf  # noqa: E402
 
 import tlkit  # noqa: E402
 from tlkit.datasets import load_caltech101  # noqa: E402
-from tlkit.features import extract_features, fit_head  # noqa: E402
 
 QUICK = {"classes": 6, "image_size": 128, "head_epochs": 15, "views": 1,
          "finetune_epochs": 1, "unfreeze": "0:2"}
@@ -205,16 +204,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     # 2. Frozen phase on cached features ------------------------------------------------------
     t = time.perf_counter()
     with strategy.scope():
-        backbone = tlkit.build_backbone("mobilenet_v2", input_shape=(*size, 3),
+        backbone = tlkit.build_backbone("mobilenet_v2", image_size=size,
                                         weights=args.weights)
         head = tlkit.ClassifierHead(k, hidden_units=(), dropout=0.2)
     views = args.views if policy is not None else 0
-    x_train, y_train = extract_features(backbone, train, batch_size=64, augmented_views=views,
+    x_train, y_train = tlkit.extract_features(backbone, train, batch_size=64, augmented_views=views,
                                         augment=policy, verbose=min(args.verbose, 1))
-    x_val, y_val = extract_features(backbone, val, batch_size=64, verbose=min(args.verbose, 1))
+    x_val, y_val = tlkit.extract_features(backbone, val, batch_size=64, verbose=min(args.verbose, 1))
     phases["feature_extraction"] = time.perf_counter() - t
     t = time.perf_counter()
-    head_history = fit_head(head, x_train, y_train, epochs=args.head_epochs,
+    head_history = tlkit.fit_head(head, x_train, y_train, epochs=args.head_epochs,
                             learning_rate=args.head_lr, class_weight=class_weight,
                             validation_data=(x_val, y_val), seed=args.seed,
                             verbose=args.verbose)
@@ -225,7 +224,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     train_ds = train.to_dataset(args.batch_size, image_size=size, shuffle=True, seed=args.seed)
     val_ds = val.to_dataset(64, image_size=size)
     with strategy.scope():
-        model = tlkit.build_classifier(backbone, head, augmentation=policy)
+        model = tlkit.build_classifier(backbone, head, augment=policy)
         per_epoch = int(np.ceil(len(train) / args.batch_size))
         warmup = int(round(args.warmup_epochs * per_epoch))
         if warmup:
@@ -266,8 +265,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     )
     history.index.name = "epoch"
     history.to_csv(out / "history.csv")
-    tlkit.plot_history(history.drop(columns="phase"), fine_tune_epoch=args.head_epochs - 1) \
-        .savefig(out / "history.png", dpi=100)
+    # fine_tune_epoch is 0-based: the first fine-tuning epoch comes after head_epochs epochs.
+    axes = tlkit.plot_history(history.drop(columns="phase"), fine_tune_epoch=args.head_epochs)
+    axes[0].figure.savefig(out / "history.png", dpi=100)
     config = {key: (str(value) if isinstance(value, Path) else value)
               for key, value in vars(args).items()}
     config["unfreeze"] = {str(e): b for e, b in args.unfreeze.items()}

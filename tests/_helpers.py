@@ -27,3 +27,30 @@ def calibrate_batch_norm(backbone: keras.Model, x: np.ndarray) -> None:
     for bn, momentum in zip(bns, momenta):
         bn.momentum = momentum
     freeze(backbone)
+
+
+def tiny_backbone(input_shape: tuple[int, int, int], weights: str | None = None) -> keras.Model:
+    """A user's own backbone for the registry tests: a stem and two blocks of convolutions."""
+    inputs = keras.Input(input_shape)
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", name="stem_conv")(inputs)
+    x = keras.layers.BatchNormalization(name="stem_bn")(x)
+    x = keras.layers.Conv2D(12, 3, strides=2, padding="same", name="block1_conv")(x)
+    x = keras.layers.BatchNormalization(name="block1_bn")(x)
+    x = keras.layers.Conv2D(16, 3, padding="same", name="block2_conv")(x)
+    model = keras.Model(inputs, x)
+    if weights is not None:
+        model.load_weights(weights)
+    return model
+
+
+TINY_SPEC_KWARGS = {
+    "name": "tiny_test_net",
+    "constructor": tiny_backbone,
+    "preprocessing": "torch",
+    "default_size": 32,
+    "feature_dim": 16,
+    "num_blocks": 3,
+    "min_size": 8,
+    "block_rules": ((r"^stem_", "stem"), (r"^block(\d+)_", r"block\1")),
+    "description": "A 3-block test network registered by the tests.",
+}

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("MPLBACKEND", "Agg")
-# Scan caches and downloads of the tests go to a fresh folder, never the user's cache.
-os.environ["TLKIT_CACHE_DIR"] = tempfile.mkdtemp(prefix="tlkit-tests-")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import pytest  # noqa: E402
+from _helpers import TINY_SPEC_KWARGS  # noqa: E402
+
+import tlkit  # noqa: E402
+
+# A user-registered backbone, so every test parametrized over list_backbones() proves the
+# registry's open door too.
+tlkit.register_backbone(tlkit.BackboneSpec(**TINY_SPEC_KWARGS), overwrite=True)
 
 CALTECH_ENV = "TLKIT_CALTECH101_DIR"
 WEIGHTS_ENV = "TLKIT_MOBILENETV2_WEIGHTS"

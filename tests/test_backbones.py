@@ -18,7 +18,7 @@ SMALL = (32, 32, 3)
 @pytest.mark.parametrize("name", tlkit.list_backbones())
 def test_every_backbone_builds_with_documented_feature_dim_and_blocks(name: str) -> None:
     spec = get_backbone_spec(name)
-    backbone = build_backbone(name, input_shape=SMALL, weights=None, pooling="avg")
+    backbone = build_backbone(name, image_size=SMALL[:2], weights=None, pooling="avg")
     assert backbone.output_shape == (None, spec.feature_dim)
     pixels = np.random.default_rng(0).uniform(0, 255, (2, *SMALL)).astype("float32")
     features = np.asarray(backbone(pixels))
@@ -39,22 +39,22 @@ def test_every_backbone_builds_with_documented_feature_dim_and_blocks(name: str)
 
 
 def test_frozen_by_default_and_trainable_on_request() -> None:
-    frozen = build_backbone("mobilenet_v2", input_shape=SMALL, weights=None)
+    frozen = build_backbone("mobilenet_v2", image_size=SMALL[:2], weights=None)
     assert frozen.trainable_weights == []
-    trainable = build_backbone("mobilenet_v2", input_shape=SMALL, weights=None, trainable=True)
+    trainable = build_backbone("mobilenet_v2", image_size=SMALL[:2], weights=None, trainable=True)
     assert len(trainable.trainable_weights) > 100
 
 
 def test_pooling_none_gives_feature_map_and_max_pooling_works() -> None:
-    fmap = build_backbone("mobilenet_v2", input_shape=(64, 64, 3), weights=None)
+    fmap = build_backbone("mobilenet_v2", image_size=64, weights=None)
     assert fmap.output_shape == (None, 2, 2, 1280)
-    pooled = build_backbone("mobilenet_v2", input_shape=(64, 64, 3), weights=None, pooling="max")
+    pooled = build_backbone("mobilenet_v2", image_size=64, weights=None, pooling="max")
     assert pooled.output_shape == (None, 1280)
 
 
 def test_backbone_kwargs_reach_the_constructor_and_name_names_the_model() -> None:
     model = build_backbone(
-        "mobilenet_v2", input_shape=SMALL, weights=None, pooling="avg", alpha=0.5, model_name="mine"
+        "mobilenet_v2", image_size=SMALL[:2], weights=None, pooling="avg", alpha=0.5, model_name="mine"
     )
     assert model.name == "mine"
     assert model.output_shape == (None, 1280)  # MobileNetV2 keeps 1280 for alpha <= 1
@@ -88,16 +88,16 @@ def test_unknown_backbone_lists_the_valid_names() -> None:
     for name in tlkit.list_backbones():
         assert name in str(info.value)
     assert "Did you mean" in str(info.value)
-    with pytest.raises(TypeError, match="name must be a str"):
+    with pytest.raises(TypeError, match="name must be a backbone name"):
         build_backbone(3, weights=None)  # type: ignore[arg-type]
 
 
 def test_missing_weights_path_names_the_path(tmp_path: Path) -> None:
     missing = tmp_path / "nope.weights.h5"
     with pytest.raises(FileNotFoundError, match="nope.weights.h5"):
-        build_backbone("mobilenet_v2", input_shape=SMALL, weights=missing)
+        build_backbone("mobilenet_v2", image_size=SMALL[:2], weights=missing)
     with pytest.raises(TypeError, match="weights must be"):
-        build_backbone("mobilenet_v2", input_shape=SMALL, weights=3)  # type: ignore[arg-type]
+        build_backbone("mobilenet_v2", image_size=SMALL[:2], weights=3)  # type: ignore[arg-type]
 
 
 def test_weights_file_of_another_architecture_is_a_clear_error(tmp_path: Path) -> None:
@@ -107,29 +107,36 @@ def test_weights_file_of_another_architecture_is_a_clear_error(tmp_path: Path) -
     path = tmp_path / "v3small.weights.h5"
     other.save_weights(path)
     with pytest.raises(ValueError, match=r"could not be loaded into 'mobilenet_v2'") as info:
-        build_backbone("mobilenet_v2", input_shape=(64, 64, 3), weights=path)
+        build_backbone("mobilenet_v2", image_size=64, weights=path)
     assert str(path) in str(info.value)
 
 
 @pytest.mark.parametrize(
-    ("shape", "error", "match"),
+    ("size", "error", "match"),
     [
-        ((16, 16, 3), ValueError, "at least 32"),
-        ((64, 64, 1), ValueError, "3 \\(RGB\\) channels"),
-        ((64, 64), ValueError, "must be \\(height, width, 3\\)"),
-        ((64.0, 64, 3), TypeError, "height must be an int"),
+        ((16, 16), ValueError, "at least 32"),
+        (16, ValueError, "at least 32"),
+        ((64, 64, 3), ValueError, "a \\(height, width\\) pair"),
+        ((64.0, 64), TypeError, "height\\) must be an int"),
+        ("64", TypeError, "image_size must be an int or a \\(height, width\\) pair"),
+        ((0, 64), ValueError, "must be an int >= 1"),
     ],
 )
-def test_bad_input_shapes(shape: tuple, error: type, match: str) -> None:
+def test_bad_image_sizes(size: object, error: type, match: str) -> None:
     with pytest.raises(error, match=match):
-        build_backbone("mobilenet_v2", input_shape=shape, weights=None)
+        build_backbone("mobilenet_v2", image_size=size, weights=None)  # type: ignore[arg-type]
+
+
+def test_image_size_accepts_numpy_ints_and_rectangles() -> None:
+    backbone = build_backbone("mobilenet_v2", image_size=(np.int64(40), 48), weights=None)
+    assert backbone.input_shape == (None, 40, 48, 3)
 
 
 def test_bad_pooling_and_trainable() -> None:
-    with pytest.raises(ValueError, match="pooling must be"):
-        build_backbone("mobilenet_v2", input_shape=SMALL, weights=None, pooling="mean")
-    with pytest.raises(TypeError, match="trainable must be a bool"):
-        build_backbone("mobilenet_v2", input_shape=SMALL, weights=None, trainable="yes")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="Unknown pooling"):
+        build_backbone("mobilenet_v2", image_size=SMALL[:2], weights=None, pooling="mean")
+    with pytest.raises(TypeError, match="trainable must be True or False"):
+        build_backbone("mobilenet_v2", image_size=SMALL[:2], weights=None, trainable="yes")  # type: ignore[arg-type]
 
 
 def test_backbone_blocks_rejects_foreign_models() -> None:
@@ -167,3 +174,32 @@ def test_real_weights_give_the_same_features_as_keras(
     assert got.shape == (len(pixels), 1280)
     assert float(np.abs(expected).mean()) > 0.05  # real, non-trivial features
     np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
+def test_registered_backbone_works_like_a_built_in_one(tmp_path: Path) -> None:
+    from _helpers import TINY_SPEC_KWARGS
+
+    assert "tiny_test_net" in tlkit.list_backbones("tiny*")
+    assert tlkit.list_backbones("mobilenet_v2") == ["mobilenet_v2"]
+    backbone = build_backbone("tiny_test_net", image_size=16, weights=None)
+    assert [name for name, _ in backbone_blocks(backbone)] == ["stem", "block1", "block2"]
+    tlkit.unfreeze(backbone, 1)
+    assert [w.name for w in backbone.trainable_weights] == ["kernel", "bias"]
+    model = tlkit.build_classifier(backbone, tlkit.ClassifierHead(2, hidden_units=()))
+    pixels = np.random.default_rng(0).uniform(0, 255, (2, 16, 16, 3)).astype("float32")
+    model.save(tmp_path / "tiny.keras")
+    loaded = keras.saving.load_model(tmp_path / "tiny.keras")
+    np.testing.assert_allclose(loaded.predict(pixels, verbose=0), model.predict(pixels, verbose=0),
+                               atol=1e-6)
+    # Its weights file loads through build_backbone, as the ImageNet ones do.
+    backbone.get_layer("tiny_test_net").save_weights(tmp_path / "tiny.weights.h5")
+    again = build_backbone("tiny_test_net", image_size=16, weights=tmp_path / "tiny.weights.h5")
+    np.testing.assert_allclose(again(pixels), backbone(pixels), atol=1e-6)
+    with pytest.raises(ValueError, match="already registered"):
+        tlkit.register_backbone(tlkit.BackboneSpec(**TINY_SPEC_KWARGS))
+    with pytest.raises(TypeError, match="spec must be a tlkit.BackboneSpec"):
+        tlkit.register_backbone(TINY_SPEC_KWARGS)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="Unknown preprocessing"):
+        tlkit.BackboneSpec(**{**TINY_SPEC_KWARGS, "preprocessing": "scale"})
+    with pytest.raises(ValueError, match="built-in backbone"):
+        tlkit.unregister_backbone("mobilenet_v2")

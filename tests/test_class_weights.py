@@ -8,7 +8,6 @@ import pytest
 import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from hypothesis.extra.numpy import arrays
 from sklearn.utils.class_weight import compute_class_weight
 
 from tlkit import class_counts, compute_class_weights
@@ -130,12 +129,12 @@ def test_missing_classes_policies() -> None:
         ([0, -1, 2], {}, ValueError, "labels must be >= 0, got -1"),
         ([[1, 0], [1, 1]], {}, ValueError, "row 1 is \\[1, 1\\]"),
         ([[0.5, 0.5]], {}, ValueError, "row 0 is"),
-        ([0, 5], {"num_classes": 3}, ValueError, "num_classes=3 is too small: the largest label is 5"),
+        ([0, 5], {"num_classes": 3}, ValueError, "num_classes must be at least 6: the largest label is 5. Received: num_classes=3"),
         ([], {}, ValueError, "labels is empty"),
         ("abc", {}, TypeError, "labels must be an array"),
-        ([0, 1], {"method": "inverse"}, ValueError, "Unknown method='inverse'"),
+        ([0, 1], {"method": "inverse"}, ValueError, "Unknown method.*Received: method='inverse'"),
         ([0, 1], {"beta": 1.0}, ValueError, r"beta must be a number in \[0, 1\)"),
-        ([0, 1], {"missing": "drop"}, ValueError, "Unknown missing='drop'"),
+        ([0, 1], {"missing": "drop"}, ValueError, "Unknown missing.*Received: missing='drop'"),
         ([True, False], {}, TypeError, "must be integer class indices"),
     ],
 )

@@ -69,12 +69,12 @@ def server() -> Iterator[_Server]:
 
 def test_download_verify_extract_and_reuse(server: _Server, tmp_path: Path) -> None:
     md5 = hashlib.md5(server.payload).hexdigest()
-    folder = fetch_caltech101(cache_dir=tmp_path, url=server.url, md5=md5, progress=False)
+    folder = fetch_caltech101(cache_dir=tmp_path, url=server.url, md5=md5, verbose=0)
     assert folder == tmp_path / "caltech101" / "101_ObjectCategories"
     assert len([p for p in folder.iterdir() if p.is_dir()]) == 102
     assert (folder / "class_005" / "image_0001.jpg").read_bytes() == b"image 5"
     assert server.hits == 1
-    again = fetch_caltech101(cache_dir=tmp_path, url=server.url, md5=md5, progress=False)
+    again = fetch_caltech101(cache_dir=tmp_path, url=server.url, md5=md5, verbose=0)
     assert again == folder and server.hits == 1  # reused, not downloaded again
     # No temporary files are left behind.
     assert not list((tmp_path / "caltech101").glob("*.part"))
@@ -82,7 +82,7 @@ def test_download_verify_extract_and_reuse(server: _Server, tmp_path: Path) -> N
 
 def test_checksum_mismatch_keeps_nothing(server: _Server, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="Checksum mismatch.*expected MD5 0{32}"):
-        fetch_caltech101(cache_dir=tmp_path, url=server.url, md5="0" * 32, progress=False)
+        fetch_caltech101(cache_dir=tmp_path, url=server.url, md5="0" * 32, verbose=0)
     leftovers = list((tmp_path / "caltech101").iterdir())
     assert leftovers == []
 
@@ -92,7 +92,7 @@ def test_offline_error_says_how_to_use_a_local_copy(tmp_path: Path) -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     with pytest.raises(ConnectionError, match="data_dir="):
-        fetch_caltech101(cache_dir=tmp_path, url=f"http://127.0.0.1:{port}/x.zip", progress=False)
+        fetch_caltech101(cache_dir=tmp_path, url=f"http://127.0.0.1:{port}/x.zip", verbose=0)
     with pytest.raises(FileNotFoundError, match="download=False"):
         fetch_caltech101(cache_dir=tmp_path, download=False)
 
@@ -102,22 +102,22 @@ def test_wrong_archive_content(tmp_path: Path) -> None:
     with zipfile.ZipFile(bad, "w") as archive:
         archive.writestr("something/else.txt", b"x")
     with pytest.raises(ValueError, match="has no 101_ObjectCategories.tar.gz"):
-        fetch_caltech101(cache_dir=tmp_path / "c", url=bad.as_uri(), md5=None, progress=False)
+        fetch_caltech101(cache_dir=tmp_path / "c", url=bad.as_uri(), md5=None, verbose=0)
     not_zip = tmp_path / "not.zip"
     not_zip.write_bytes(b"plain text")
     with pytest.raises(ValueError, match="not a valid zip"):
-        fetch_caltech101(cache_dir=tmp_path / "d", url=not_zip.as_uri(), md5=None, progress=False)
+        fetch_caltech101(cache_dir=tmp_path / "d", url=not_zip.as_uri(), md5=None, verbose=0)
 
 
 def test_download_file_progress_and_reuse(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     source = tmp_path / "src.bin"
     source.write_bytes(b"x" * 5000)
     md5 = hashlib.md5(b"x" * 5000).hexdigest()
-    out = download_file(source.as_uri(), tmp_path / "dst.bin", md5=md5, progress=True)
+    out = download_file(source.as_uri(), tmp_path / "dst.bin", md5=md5, verbose=1)
     assert out.read_bytes() == b"x" * 5000
     assert "Downloading dst.bin" in capsys.readouterr().err
     source.unlink()  # a verified existing file is reused, the source is not read again
-    assert download_file(source.as_uri(), out, md5=md5, progress=False) == out
+    assert download_file(source.as_uri(), out, md5=md5, verbose=0) == out
 
 
 def test_local_copy_layout_is_checked(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ x = rng.uniform(0, 255, (16, 32, 32, 3)).astype("float32")
 y = rng.integers(0, 3, 16)
 keras.utils.set_random_seed(0)
 with strategy.scope():
-    backbone = tlkit.build_backbone("mobilenet_v2", input_shape=(32, 32, 3), weights=None)
+    backbone = tlkit.build_backbone("mobilenet_v2", image_size=32, weights=None)
     calibrate_batch_norm(backbone, x)
     model = tlkit.build_classifier(backbone, tlkit.ClassifierHead(3, hidden_units=()))
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")

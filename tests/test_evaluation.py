@@ -100,7 +100,7 @@ def test_from_model_uses_one_pass_and_shows_progress(capsys: pytest.CaptureFixtu
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(50, seed=1).batch(8)
     report = EvaluationReport.from_model(model, dataset, class_names=["a", "b", "c"])
     assert report.accuracy == 1.0
-    assert "7/7" in capsys.readouterr().out
+    assert "7/7" in capsys.readouterr().err  # the one progress display: tqdm on stderr
     with pytest.raises(ValueError, match="no batches"):
         EvaluationReport.from_model(model, dataset.take(0), class_names=["a", "b", "c"], verbose=0)
 
@@ -186,26 +186,50 @@ def test_101_class_heatmap_labels_every_row_and_column() -> None:
     y_true = np.repeat(np.arange(k), 5)
     y_pred = np.where(rng.uniform(size=y_true.size) < 0.9, y_true, rng.integers(0, k, y_true.size))
     report = EvaluationReport.from_predictions(y_true, y_pred, class_names=names)
-    figure = report.plot_confusion_matrix()
-    ax = figure.axes[0]
+    ax = report.plot_confusion_matrix()
     assert [t.get_text() for t in ax.get_yticklabels()] == names
     assert [t.get_text() for t in ax.get_xticklabels()] == names
     small = report.plot_confusion_matrix(only_confused=5, normalize=None)
-    shown = [t.get_text() for t in small.axes[0].get_yticklabels()]
+    shown = [t.get_text() for t in small.get_yticklabels()]
     involved = set(report.most_confused(5)["true"]) | set(report.most_confused(5)["predicted"])
     assert set(shown) == involved
     bars = report.plot_per_class_recall()
-    assert len(bars.axes[0].patches) == k
+    assert len(bars.patches) == k
+
+
+def test_plots_draw_into_the_axes_they_are_given() -> None:
+    from matplotlib.figure import Figure
+
+    report = EvaluationReport([0, 1, 2, 2], [[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.1, 0.2, 0.7],
+                                             [0.6, 0.3, 0.1]], class_names=["a", "b", "c"])
+    figure = Figure()
+    left, middle, right = figure.subplots(1, 3)
+    assert report.plot_confusion_matrix(ax=left) is left
+    assert report.plot_per_class_recall(ax=middle) is middle
+    assert report.plot_reliability(ax=right) is right
+    assert len(middle.patches) == 3 and left.get_xlabel() == "predicted class"
+    # Nothing drawn outside the given panels (the heatmap's colour bar aside).
+    assert all(ax in figure.axes for ax in (left, middle, right))
 
 
 def test_plot_history_marks_fine_tuning() -> None:
     history = keras.callbacks.History()
     history.history = {"loss": [1.0, 0.5], "val_loss": [1.2, 0.9], "accuracy": [0.4, 0.8],
                        "val_accuracy": [0.3, 0.7]}
-    figure = plot_history(history, fine_tune_epoch=1)
-    assert [ax.get_title() for ax in figure.axes] == ["loss", "accuracy"]
-    labels = [line.get_label() for line in figure.axes[0].get_lines()]
-    assert labels == ["train", "validation", "fine-tuning starts"]
+    axes = plot_history(history, fine_tune_epoch=1)
+    assert [ax.get_title() for ax in axes] == ["loss", "accuracy"]
+    lines = axes[0].get_lines()
+    assert [line.get_label() for line in lines] == ["train", "validation", "fine-tuning starts"]
+    # Epochs are drawn 1-based; the 0-based first fine-tuning epoch 1 is the 2nd point, so
+    # the marker sits between epochs 1 and 2.
+    assert list(lines[0].get_xdata()) == [1, 2]
+    assert list(lines[2].get_xdata()) == [1.5, 1.5]
+    from matplotlib.figure import Figure
+
+    panel = Figure().subplots()
+    assert plot_history(history, metrics=("loss",), ax=panel) == [panel]
+    with pytest.raises(ValueError, match="one Axes per metric"):
+        plot_history(history, ax=panel)
     plot_history(pd.DataFrame(history.history))
     with pytest.raises(ValueError, match="none of the metrics"):
         plot_history({"auc": [0.5]})
@@ -216,7 +240,7 @@ def test_plot_history_marks_fine_tuning() -> None:
 @pytest.mark.parametrize(
     ("y_true", "y_score", "names", "error", "match"),
     [
-        ([0, 1], [0, 1], ["a"], ValueError, "at least 2 classes"),
+        ([0, 1], [0, 1], ["a"], ValueError, "at least 2 names"),
         ([0, 1], [[0.5, 0.5], [0.5, 0.5]], ["a", "b", "c"], ValueError,
          "y_score has 2 columns but class_names has 3"),
         ([0, 3], [0, 1], ["a", "b"], ValueError, r"y_true has labels outside \[0, 1\].*\[3\]"),
@@ -224,7 +248,7 @@ def test_plot_history_marks_fine_tuning() -> None:
         ([0, 1, 1], [0, 1], ["a", "b"], ValueError, "different lengths: 3 and 2"),
         ([], [], ["a", "b"], ValueError, "empty"),
         ([0, 1], [[0.5, np.nan], [0.5, 0.5]], ["a", "b"], ValueError, "NaN or infinite.*row 0"),
-        ([0, 1], [0, 1], ["a", "a"], ValueError, "must be unique"),
+        ([0, 1], [0, 1], ["a", "a"], ValueError, "must hold distinct names"),
         ([0.5, 1], [0, 1], ["a", "b"], TypeError, "integer class indices"),
         ([0, 1], [0, 1], "ab", TypeError, "class_names must be a sequence"),
     ],
@@ -241,3 +265,17 @@ def test_reliability_needs_scores() -> None:
         report.plot_reliability()
     with pytest.raises(ValueError, match="normalize must be"):
         report.confusion_matrix("all")
+
+
+def test_save_overwrite_leaves_no_stale_file_of_the_earlier_report(tmp_path: Path) -> None:
+    with_scores = EvaluationReport([0, 1, 1], [[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]],
+                                   class_names=["a", "b"])
+    with_scores.save(tmp_path)
+    assert (tmp_path / "reliability.png").is_file()
+    (tmp_path / "notes.txt").write_text("mine")
+    labels_only = EvaluationReport([0, 1, 1], [0, 1, 0], class_names=["a", "b"])
+    with pytest.raises(FileExistsError, match="already holds a report"):
+        labels_only.save(tmp_path)
+    labels_only.save(tmp_path, overwrite=True)
+    assert not (tmp_path / "reliability.png").exists()  # belonged to the earlier report
+    assert (tmp_path / "notes.txt").read_text() == "mine"  # not the report's: kept

@@ -30,7 +30,7 @@ def image_set(tmp_path: Path) -> ImageSet:
 
 
 def _backbone(image_set: ImageSet) -> keras.Model:
-    backbone = build_backbone("mobilenet_v2", input_shape=SHAPE, weights=None)
+    backbone = build_backbone("mobilenet_v2", image_size=SHAPE[:2], weights=None)
     pixels = next(image_set.to_dataset(10, image_size=32).as_numpy_iterator())[0]
     calibrate_batch_norm(backbone, pixels)
     return backbone
@@ -64,23 +64,23 @@ def test_augmented_views_come_after_the_clean_view(image_set: ImageSet) -> None:
 
 
 def test_extract_features_from_a_dataset_and_progress(capsys: pytest.CaptureFixture) -> None:
-    backbone = build_backbone("mobilenet_v2", input_shape=SHAPE, weights=None, pooling="avg")
+    backbone = build_backbone("mobilenet_v2", image_size=SHAPE[:2], weights=None, pooling="avg")
     data = tf.data.Dataset.from_tensor_slices(
         (np.zeros((6, *SHAPE), "float32"), np.arange(6))).batch(4)
     features, labels = extract_features(backbone, data)
     assert features.shape == (6, 1280) and labels.tolist() == list(range(6))
-    assert "2/2" in capsys.readouterr().out
+    assert "2/2" in capsys.readouterr().err  # the one progress display: tqdm on stderr
 
 
 def test_feature_extractor_pooling() -> None:
-    backbone = build_backbone("mobilenet_v2", input_shape=(64, 64, 3), weights=None)
+    backbone = build_backbone("mobilenet_v2", image_size=64, weights=None)
     x = np.random.default_rng(0).uniform(0, 255, (2, 64, 64, 3)).astype("float32")
     fmap = np.asarray(backbone(x))
     np.testing.assert_allclose(feature_extractor(backbone)(x), fmap.mean(axis=(1, 2)),
                                rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(feature_extractor(backbone, pooling="max")(x),
                                fmap.max(axis=(1, 2)), rtol=1e-5, atol=1e-6)
-    with pytest.raises(ValueError, match="pooling must be"):
+    with pytest.raises(ValueError, match="Unknown pooling"):
         feature_extractor(backbone, pooling="sum")
 
 
@@ -103,7 +103,7 @@ def test_fit_head_learns_and_uses_class_weights() -> None:
 
 
 def test_bad_inputs(image_set: ImageSet) -> None:
-    backbone = build_backbone("mobilenet_v2", input_shape=SHAPE, weights=None)
+    backbone = build_backbone("mobilenet_v2", image_size=SHAPE[:2], weights=None)
     with pytest.raises(ValueError, match="needs augment="):
         extract_features(backbone, image_set, augmented_views=1)
     with pytest.raises(ValueError, match="augmented_views must be an int >= 0"):
@@ -117,3 +117,17 @@ def test_bad_inputs(image_set: ImageSet) -> None:
         fit_head(head, np.zeros((4, 5)), np.zeros(3))
     with pytest.raises(ValueError, match="must be 2-D"):
         fit_head(head, np.zeros((4, 5, 1)), np.zeros(4))
+
+
+def test_fit_head_trains_a_logits_head_on_the_logits_loss() -> None:
+    """A head with output_activation='linear' returns logits; a probability loss on them
+    would clip negative logits and learn nothing useful (the defect this guards)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 4)).astype("float32")
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype(int)
+    head = ClassifierHead(2, hidden_units=(), dropout=0.0, output_activation="linear")
+    history = fit_head(head, x, y, epochs=30, learning_rate=0.05, seed=0, verbose=0)
+    assert history.history["accuracy"][-1] > 0.9
+    logits = np.asarray(head(x))
+    assert logits.min() < 0.0  # really logits, not probabilities
+    assert history.history["loss"][-1] < history.history["loss"][0]

@@ -7,7 +7,6 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-
 from _helpers import calibrate_batch_norm
 
 from tlkit import (
@@ -32,7 +31,7 @@ def _data(n: int = 8, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 def _model(lr: float | keras.optimizers.schedules.LearningRateSchedule = 1e-3,
            seed: int = 0) -> tuple[keras.Model, keras.Model]:
     keras.utils.set_random_seed(seed)
-    backbone = build_backbone("mobilenet_v2", input_shape=SHAPE, weights=None)
+    backbone = build_backbone("mobilenet_v2", image_size=SHAPE[:2], weights=None)
     calibrate_batch_norm(backbone, _data(16, seed=99)[0])
     model = build_classifier(backbone, ClassifierHead(3, hidden_units=(), dropout=0.0, name="head"))
     model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy")
@@ -228,7 +227,7 @@ def test_shifted_schedule_round_trip() -> None:
 
 
 def test_unfreeze_and_freeze_follow_blocks() -> None:
-    backbone = build_backbone("mobilenet_v2", input_shape=SHAPE, weights=None)
+    backbone = build_backbone("mobilenet_v2", image_size=SHAPE[:2], weights=None)
     blocks = backbone_blocks(backbone)
     unfreeze(backbone, 2)
     trainable = {layer.name for _, layers in blocks for layer in layers if layer.trainable
@@ -247,16 +246,16 @@ def test_unfreeze_and_freeze_follow_blocks() -> None:
 @pytest.mark.parametrize(
     ("schedule", "error", "match"),
     [
-        ({-1: 2}, ValueError, "epochs must be >= 0, got epoch -1"),
+        ({-1: 2}, ValueError, "schedule epoch \\(key\\) must be an int >= 0. Received: schedule epoch \\(key\\)=-1"),
         ({1: 20}, ValueError, "has 19 blocks"),
         ({1: "most"}, TypeError, "must be an int or 'all'"),
-        ({"1": 2}, TypeError, "schedule keys must be int epochs"),
+        ({"1": 2}, TypeError, "schedule epoch \\(key\\) must be an int"),
         ([(1, 2)], TypeError, "schedule must be a mapping"),
-        ({}, ValueError, "must not be empty"),
+        ({}, ValueError, "schedule must be a non-empty mapping"),
     ],
 )
 def test_gradual_unfreeze_bad_schedules(schedule: object, error: type, match: str) -> None:
-    backbone = build_backbone("mobilenet_v2", input_shape=SHAPE, weights=None)
+    backbone = build_backbone("mobilenet_v2", image_size=SHAPE[:2], weights=None)
     with pytest.raises(error, match=match):
         GradualUnfreeze(backbone, schedule)  # type: ignore[arg-type]
 
@@ -267,16 +266,16 @@ def test_bad_backbones_and_arguments() -> None:
         GradualUnfreeze(foreign, {1: 1})
     with pytest.raises(ValueError, match="contains no registered backbone"):
         unfreeze(foreign, 1)
-    backbone = build_backbone("mobilenet_v2", input_shape=SHAPE, weights=None)
-    with pytest.raises(ValueError, match="lr_scale must be a number > 0"):
+    backbone = build_backbone("mobilenet_v2", image_size=SHAPE[:2], weights=None)
+    with pytest.raises(ValueError, match=r"lr_scale must be a number in \(0, inf\)"):
         GradualUnfreeze(backbone, {1: 1}, lr_scale=0)
-    with pytest.raises(ValueError, match=r"top_blocks=25 is out of range.*has 19 blocks"):
+    with pytest.raises(ValueError, match=r"top_blocks must be in \[0, 19\] or \'all\'.*has 19 blocks"):
         unfreeze(backbone, 25)
 
 
 def test_backbone_must_be_part_of_the_trained_model() -> None:
     _, model = _model()
-    other = build_backbone("mobilenet_v2", input_shape=SHAPE, weights=None)
+    other = build_backbone("mobilenet_v2", image_size=SHAPE[:2], weights=None)
     x, y = _data()
     with pytest.raises(ValueError, match="is not part of the model"):
         model.fit(x, y, epochs=1, verbose=0, callbacks=[GradualUnfreeze(other, {0: 1})])

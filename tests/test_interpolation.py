@@ -116,11 +116,11 @@ def test_apply_is_the_linear_mix_for_any_alpha(alpha: float) -> None:
 def test_frozen_weights_and_integer_state_are_left_alone() -> None:
     keras.utils.set_random_seed(0)
     x, y = _data()
-    backbone = build_backbone("mobilenet_v2", input_shape=SHAPE, weights=None)
+    backbone = build_backbone("mobilenet_v2", image_size=SHAPE[:2], weights=None)
     calibrate_batch_norm(backbone, _data(16, seed=99)[0])
     policy = AugmentationPolicy(flip="horizontal", rotation=0.1, seed=0)
     model = build_classifier(backbone, ClassifierHead(3, hidden_units=(), name="head"),
-                             augmentation=policy)
+                             augment=policy)
     model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy")
     frozen = {v.path: keras.ops.convert_to_numpy(v) for v in backbone.weights}
     integers = [v for v in model.variables if "int" in str(v.dtype)]
@@ -151,7 +151,7 @@ def test_prints_what_it_did(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.parametrize("alpha", [-0.1, 1.5, float("nan")])
 def test_alpha_out_of_range(alpha: float) -> None:
-    with pytest.raises(ValueError, match=r"alpha must be in \[0, 1\]"):
+    with pytest.raises(ValueError, match=r"alpha must be a number in \[0, 1\]"):
         WeightInterpolation(alpha=alpha)
 
 
@@ -168,7 +168,7 @@ def test_apply_before_fit_and_with_a_bad_alpha() -> None:
     model = _dense_model()
     _fit(model, mixer, epochs=1)
     before = _values(model)
-    with pytest.raises(ValueError, match="alpha must be in"):
+    with pytest.raises(ValueError, match="alpha must be a number in"):
         mixer.apply(2.0)
     for value, expected in zip(_values(model), before):  # nothing changed by the refusal
         np.testing.assert_array_equal(value, expected)

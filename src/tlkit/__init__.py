@@ -1,7 +1,8 @@
 """tlkit: transfer-learning components for image classification on Keras 3.
 
 Compose a pretrained backbone, a classifier head, fine-tuning control, class
-weights, augmentation and evaluation into a transfer-learning workflow.
+weights, augmentation and evaluation into a transfer-learning workflow. Every
+public name is importable from here; the module that defines it says what it does.
 """
 
 from __future__ import annotations
@@ -12,32 +13,46 @@ _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 from tlkit.augment import AugmentationLayer, AugmentationPolicy  # noqa: E402
 from tlkit.backbones import (  # noqa: E402
+    INPUT_NAME,
+    POOLINGS,
     BackboneSpec,
     Preprocessing,
     backbone_blocks,
     build_backbone,
     get_backbone_spec,
     list_backbones,
+    register_backbone,
+    unregister_backbone,
 )
 from tlkit.class_weights import class_counts, compute_class_weights  # noqa: E402
-from tlkit.data import ImageFolder, ImageSet, Split  # noqa: E402
-from tlkit.evaluation import EvaluationReport, plot_history  # noqa: E402
+from tlkit.data import ImageFolder, ImageSet, Split, detect_image_format  # noqa: E402
+from tlkit.evaluation import (  # noqa: E402
+    EvaluationReport,
+    plot_confusion_matrix,
+    plot_history,
+    plot_per_class_recall,
+    plot_reliability,
+    save_report,
+)
 from tlkit.features import extract_features, feature_extractor, fit_head  # noqa: E402
-from tlkit.finetune import GradualUnfreeze, ShiftedSchedule, freeze, unfreeze  # noqa: E402
+from tlkit.finetune import GradualUnfreeze, freeze, unfreeze  # noqa: E402
 from tlkit.heads import ClassifierHead, build_classifier  # noqa: E402
 from tlkit.interpolation import WeightInterpolation  # noqa: E402
+from tlkit.schedules import ShiftedSchedule  # noqa: E402
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "INPUT_NAME",
+    "POOLINGS",
     "AugmentationLayer",
     "AugmentationPolicy",
     "BackboneSpec",
     "ClassifierHead",
     "EvaluationReport",
+    "GradualUnfreeze",
     "ImageFolder",
     "ImageSet",
-    "GradualUnfreeze",
     "Preprocessing",
     "ShiftedSchedule",
     "Split",
@@ -48,12 +63,19 @@ __all__ = [
     "build_classifier",
     "class_counts",
     "compute_class_weights",
+    "detect_image_format",
     "extract_features",
     "feature_extractor",
     "fit_head",
     "freeze",
     "get_backbone_spec",
     "list_backbones",
+    "plot_confusion_matrix",
     "plot_history",
+    "plot_per_class_recall",
+    "plot_reliability",
+    "register_backbone",
+    "save_report",
     "unfreeze",
+    "unregister_backbone",
 ]

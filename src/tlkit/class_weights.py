@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from tlkit._checks import unknown_name_error
+from tlkit._checks import check_fraction, check_int, unknown_name_error, value_error
 
 __all__ = ["class_counts", "compute_class_weights"]
 
@@ -110,13 +110,11 @@ def class_counts(labels: Any, *, num_classes: int | None = None) -> np.ndarray:
     largest = int(array.max())
     if num_classes is None:
         num_classes = largest + 1
-    elif isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
-        raise TypeError(f"num_classes must be an int, got {type(num_classes).__name__}.")
-    elif num_classes <= largest:
-        raise ValueError(
-            f"num_classes={num_classes} is too small: the largest label is {largest}, so "
-            f"num_classes must be at least {largest + 1}."
-        )
+    else:
+        num_classes = check_int("num_classes", num_classes, minimum=1)
+        if num_classes <= largest:
+            raise value_error("num_classes", num_classes,
+                              f"at least {largest + 1}: the largest label is {largest}")
     return np.bincount(array, minlength=int(num_classes)).astype(np.int64)
 
 
@@ -181,8 +179,7 @@ def compute_class_weights(
         raise unknown_name_error("method", method, METHODS)
     if missing not in MISSING_POLICIES:
         raise unknown_name_error("missing", missing, MISSING_POLICIES)
-    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0.0 <= beta < 1.0:
-        raise ValueError(f"beta must be a number in [0, 1), got {beta!r}.")
+    beta = check_fraction("beta", beta)
     counts = class_counts(labels, num_classes=num_classes)
     present = counts > 0
     empty = np.flatnonzero(~present)

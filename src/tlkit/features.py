@@ -17,7 +17,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tlkit._batches import predict_with_labels
+from tlkit._checks import check_choice, check_fraction, check_int, check_number, type_error
+from tlkit._predict import predict_with_labels
+from tlkit.backbones.build import INPUT_NAME, POOLINGS
 from tlkit.data import ImageSet
 
 __all__ = ["extract_features", "feature_extractor", "fit_head"]
@@ -29,25 +31,26 @@ def feature_extractor(backbone: keras.Model, *, pooling: str = "avg") -> keras.M
     Args:
         backbone: A model from :func:`tlkit.build_backbone` (any pixels-to-features
             Keras model works).
-        pooling: ``"avg"`` or ``"max"``, used when the backbone returns a feature
-            map; use the pooling of the head you will train.
+        pooling: One of :data:`tlkit.POOLINGS`, used when the backbone returns a
+            feature map; pass the ``pooling`` of the head you will train.
 
     Returns:
         A model from pixels to ``(batch, channels)`` features; it shares the
         backbone's layers and weights.
 
     Raises:
-        ValueError: ``pooling`` is neither ``"avg"`` nor ``"max"``, or the backbone's
-            output is not 2-D or 4-D.
+        ValueError: ``pooling`` is not one of :data:`tlkit.POOLINGS`, or the
+            backbone's output is not 2-D or 4-D.
 
     Example:
         >>> from tlkit import build_backbone
-        >>> backbone = build_backbone("mobilenet_v2", input_shape=(32, 32, 3), weights=None)
+        >>> backbone = build_backbone("mobilenet_v2", image_size=32, weights=None)
         >>> feature_extractor(backbone).output_shape
         (None, 1280)
     """
-    if pooling not in ("avg", "max"):
-        raise ValueError(f"pooling must be 'avg' or 'max', got {pooling!r}.")
+    check_choice("pooling", pooling, POOLINGS)
+    if not isinstance(backbone, keras.Model):
+        raise type_error("backbone", backbone, "a keras.Model")
     rank = len(backbone.output_shape)
     if rank == 2:
         return backbone
@@ -56,7 +59,7 @@ def feature_extractor(backbone: keras.Model, *, pooling: str = "avg") -> keras.M
             f"backbone output must be features (batch, c) or a feature map (batch, h, w, c), got "
             f"{backbone.output_shape}."
         )
-    inputs = keras.Input(backbone.input_shape[1:], name="pixels")
+    inputs = keras.Input(backbone.input_shape[1:], name=INPUT_NAME)
     features = backbone(inputs)
     pool = keras.layers.GlobalAveragePooling2D() if pooling == "avg" else keras.layers.GlobalMaxPooling2D()
     return keras.Model(inputs, pool(features), name=f"{backbone.name}_features")
@@ -88,7 +91,8 @@ def extract_features(
         augmented_views: Extra augmented passes over the images (ImageSet only).
         augment: An :class:`tlkit.AugmentationPolicy` or Keras layer, needed when
             ``augmented_views > 0``.
-        pooling: ``"avg"`` or ``"max"`` for a backbone that returns a feature map.
+        pooling: One of :data:`tlkit.POOLINGS` for a backbone that returns a feature
+            map (the ``pooling`` of the head you will train).
         resize: How an ImageSet is resized (see :meth:`tlkit.ImageSet.to_dataset`).
         verbose: Show a progress bar per pass.
 
@@ -104,17 +108,18 @@ def extract_features(
     Example:
         >>> import numpy as np, tensorflow as tf
         >>> from tlkit import build_backbone
-        >>> backbone = build_backbone("mobilenet_v2", input_shape=(32, 32, 3), weights=None)
+        >>> backbone = build_backbone("mobilenet_v2", image_size=32, weights=None)
         >>> data = tf.data.Dataset.from_tensor_slices(
         ...     (np.zeros((5, 32, 32, 3), "float32"), np.arange(5))).batch(2)
         >>> features, labels = extract_features(backbone, data, verbose=0)
         >>> features.shape, labels.tolist()
         ((5, 1280), [0, 1, 2, 3, 4])
     """
-    if isinstance(augmented_views, bool) or not isinstance(augmented_views, int) or augmented_views < 0:
-        raise ValueError(f"augmented_views must be an int >= 0, got {augmented_views!r}.")
+    augmented_views = check_int("augmented_views", augmented_views, minimum=0)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
     if augmented_views and augment is None:
-        raise ValueError("augmented_views > 0 needs augment= (an AugmentationPolicy or a layer).")
+        raise ValueError(f"augmented_views > 0 needs augment= (an AugmentationPolicy or a "
+                         f"layer). Received: augmented_views={augmented_views}, augment=None.")
     extractor = feature_extractor(backbone, pooling=pooling)
     if isinstance(images, ImageSet):
         if len(images) == 0:
@@ -124,10 +129,10 @@ def extract_features(
         for view in range(1 + augmented_views):
             dataset = images.to_dataset(batch_size, image_size=size, resize=resize,
                                         augment=augment if view else None)
-            if verbose:
-                name = "clean" if view == 0 else f"augmented {view}/{augmented_views}"
-                print(f"Extracting features ({name} view of {len(images)} images)")
-            passes.append(extractor.predict(dataset.map(lambda x, y: x), verbose=verbose))
+            name = "clean" if view == 0 else f"augmented {view}/{augmented_views}"
+            features, _ = predict_with_labels(extractor, dataset, argument="images",
+                                              verbose=verbose, desc=f"Features ({name})")
+            passes.append(features)
         features = np.concatenate(passes).astype(np.float32)
         labels = np.tile(images.labels, 1 + augmented_views)
         return features, labels
@@ -135,11 +140,9 @@ def extract_features(
         if augmented_views:
             raise ValueError("augmented_views needs an ImageSet; augment a Dataset in its own map.")
         features, labels = predict_with_labels(extractor, images, argument="images",
-                                               verbose=verbose)
+                                               verbose=verbose, desc="Features")
         return features.astype(np.float32), labels.astype(np.int64)
-    raise TypeError(
-        f"images must be a tlkit ImageSet or a tf.data.Dataset, got {type(images).__name__}."
-    )
+    raise type_error("images", images, "a tlkit ImageSet or a tf.data.Dataset")
 
 
 def fit_head(
@@ -160,11 +163,12 @@ def fit_head(
     """Train ``head`` on cached features (the frozen phase, in seconds).
 
     A small model ``features -> head`` is compiled with Adam and sparse categorical
-    cross-entropy (on the head's probabilities) and fitted; the trained weights live
+    cross-entropy (on the head's probabilities, or on its logits when the head has
+    ``output_activation="linear"``) and fitted; the trained weights live
     in ``head`` itself, ready for :func:`tlkit.build_classifier`.
 
     Args:
-        head: A :class:`tlkit.ClassifierHead` (softmax output).
+        head: A :class:`tlkit.ClassifierHead` (softmax or linear output).
         features: ``(n, channels)`` features from :func:`extract_features`.
         labels: ``(n,)`` integer labels.
         epochs: Passes over the features.
@@ -201,15 +205,21 @@ def fit_head(
         raise ValueError(
             f"features and labels differ in length: {len(features)} and {len(labels)}."
         )
+    epochs = check_int("epochs", epochs, minimum=1)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
+    learning_rate = check_number("learning_rate", learning_rate, low=0.0, low_inclusive=False)
+    label_smoothing = check_fraction("label_smoothing", label_smoothing)
     num_classes = getattr(head, "num_classes", None)
+    # A head with output_activation="linear" returns logits: the loss must know it.
+    from_logits = getattr(head, "output_activation", "softmax") == "linear"
     inputs = keras.Input((features.shape[1],), name="features")
     model = keras.Model(inputs, head(inputs), name="head_on_features")
     if label_smoothing:
         if num_classes is None:
             raise ValueError("label_smoothing needs a head with num_classes (a ClassifierHead).")
-        loss: Any = _SparseSmoothedCrossEntropy(num_classes, label_smoothing)
+        loss: Any = _SparseSmoothedCrossEntropy(num_classes, label_smoothing, from_logits)
     else:
-        loss = "sparse_categorical_crossentropy"
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=["accuracy"])
     dataset = tf.data.Dataset.from_tensor_slices((features, labels.astype(np.int32)))
     dataset = dataset.shuffle(len(features), seed=seed).batch(batch_size).prefetch(2)
@@ -225,13 +235,14 @@ def fit_head(
 
 
 class _SparseSmoothedCrossEntropy(keras.losses.Loss):
-    def __init__(self, num_classes: int, smoothing: float) -> None:
+    def __init__(self, num_classes: int, smoothing: float, from_logits: bool = False) -> None:
         super().__init__(name="smoothed_crossentropy")
         self.num_classes = num_classes
         self.smoothing = smoothing
+        self.from_logits = from_logits
 
     def call(self, y_true: Any, y_pred: Any) -> Any:
         one_hot = keras.ops.one_hot(keras.ops.cast(keras.ops.reshape(y_true, (-1,)), "int32"),
                                     self.num_classes)
-        return keras.losses.categorical_crossentropy(one_hot, y_pred,
+        return keras.losses.categorical_crossentropy(one_hot, y_pred, from_logits=self.from_logits,
                                                      label_smoothing=self.smoothing)

@@ -21,7 +21,16 @@ from typing import Any
 import keras
 import numpy as np
 
-from tlkit.backbones import _find_base, backbone_blocks
+from tlkit._checks import (
+    check_bool,
+    check_int,
+    check_number,
+    is_int,
+    type_error,
+    value_error,
+)
+from tlkit.backbones.build import _find_base, backbone_blocks
+from tlkit.schedules import learning_rate_value, replace_optimizer, scale_learning_rate
 
 __all__ = ["GradualUnfreeze", "freeze", "unfreeze"]
 
@@ -35,16 +44,12 @@ def _count_params(weights: list[Any]) -> int:
 def _resolve_blocks(argument: str, value: Any, num_blocks: int, backbone_name: str) -> int:
     if value == ALL:
         return num_blocks
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(
-            f"{argument} must be an int or 'all', got {type(value).__name__} {value!r}."
-        )
+    if not is_int(value):
+        raise type_error(argument, value, "an int or 'all'")
     value = int(value)
     if not 0 <= value <= num_blocks:
-        raise ValueError(
-            f"{argument}={value} is out of range: backbone {backbone_name!r} has {num_blocks} "
-            f"blocks, so it must be in [0, {num_blocks}] or 'all'."
-        )
+        raise value_error(argument, value, f"in [0, {num_blocks}] or 'all' (backbone "
+                                           f"{backbone_name!r} has {num_blocks} blocks)")
     return value
 
 
@@ -73,7 +78,7 @@ def freeze(backbone: keras.Model) -> None:
 
     Example:
         >>> from tlkit import build_backbone
-        >>> backbone = build_backbone("mobilenet_v2", input_shape=(32, 32, 3), weights=None,
+        >>> backbone = build_backbone("mobilenet_v2", image_size=32, weights=None,
         ...                           trainable=True)
         >>> freeze(backbone)
         >>> len(backbone.trainable_weights)
@@ -112,7 +117,7 @@ def unfreeze(
 
     Example:
         >>> from tlkit import build_backbone
-        >>> backbone = build_backbone("mobilenet_v2", input_shape=(32, 32, 3), weights=None)
+        >>> backbone = build_backbone("mobilenet_v2", image_size=32, weights=None)
         >>> unfreeze(backbone, 1)  # the final 1x1 conv (its batch norm stays frozen)
         409600
         >>> unfreeze(backbone, 0)
@@ -133,102 +138,6 @@ def unfreeze(
             else:
                 layer.trainable = in_top
     return _count_params(backbone.trainable_weights)
-
-
-def _inner_and_rate(optimizer: keras.optimizers.Optimizer) -> tuple[Any, Any]:
-    """The optimizer that holds the rate (inside a LossScaleOptimizer) and its rate or schedule."""
-    inner = getattr(optimizer, "inner_optimizer", optimizer)
-    return inner, getattr(inner, "_learning_rate", None)
-
-
-def _learning_rate_value(optimizer: keras.optimizers.Optimizer) -> float | None:
-    inner, rate = _inner_and_rate(optimizer)
-    if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
-        return None
-    return float(keras.ops.convert_to_numpy(inner.learning_rate))
-
-
-@keras.saving.register_keras_serializable(package="tlkit")
-class ShiftedSchedule(keras.optimizers.schedules.LearningRateSchedule):
-    """A learning-rate schedule continued by a fresh optimizer, and optionally scaled.
-
-    :class:`GradualUnfreeze` replaces the optimizer when it unfreezes blocks; the
-    new optimizer counts its steps from 0, so the schedule is read at
-    ``step + offset`` to continue where it was, times ``scale``.
-
-    Args:
-        schedule: The original schedule.
-        offset: Steps the original optimizer had taken.
-        scale: Factor applied to the schedule's rate.
-
-    Example:
-        >>> base = keras.optimizers.schedules.ExponentialDecay(1.0, 10, 0.5)
-        >>> shifted = ShiftedSchedule(base, offset=10, scale=0.1)
-        >>> round(float(shifted(0)), 4)
-        0.05
-    """
-
-    def __init__(
-        self,
-        schedule: keras.optimizers.schedules.LearningRateSchedule,
-        offset: int = 0,
-        scale: float = 1.0,
-    ) -> None:
-        if isinstance(schedule, dict):
-            schedule = keras.optimizers.schedules.deserialize(schedule)
-        self.schedule = schedule
-        self.offset = int(offset)
-        self.scale = float(scale)
-
-    def __call__(self, step: Any) -> Any:
-        step = keras.ops.cast(step, "float32") + float(self.offset)
-        return self.schedule(step) * self.scale
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "schedule": keras.optimizers.schedules.serialize(self.schedule),
-            "offset": self.offset,
-            "scale": self.scale,
-        }
-
-
-def _replace_optimizer(model: keras.Model, scale: float) -> keras.optimizers.Optimizer:
-    """Give ``model`` a fresh optimizer of the same kind, built for its trainable variables."""
-    old = model.optimizer
-    old_inner, old_rate = _inner_and_rate(old)
-    # Variables of the new optimizer must live in the model's tf.distribute strategy.
-    with model.distribute_strategy.scope():
-        new = keras.optimizers.deserialize(keras.optimizers.serialize(old))
-        new_inner, _ = _inner_and_rate(new)
-        if isinstance(old_rate, keras.optimizers.schedules.LearningRateSchedule):
-            steps = int(keras.ops.convert_to_numpy(old_inner.iterations))
-            if isinstance(old_rate, ShiftedSchedule):
-                shifted = ShiftedSchedule(old_rate.schedule, old_rate.offset + steps,
-                                          old_rate.scale * scale)
-            else:
-                shifted = ShiftedSchedule(old_rate, steps, scale)
-            new_inner.learning_rate = shifted
-        else:
-            rate = float(keras.ops.convert_to_numpy(old_inner.learning_rate))
-            new_inner.learning_rate = rate * scale
-        new.build(model.trainable_variables)
-    model.optimizer = new
-    # Keras saves the optimizer given to compile(); point that record at the new one so a
-    # saved model restores this optimizer (and its schedule), not the replaced one.
-    compile_config = getattr(model, "_compile_config", None)
-    if compile_config is not None and "optimizer" in getattr(compile_config, "config", {}):
-        compile_config.config["optimizer"] = new
-    return new
-
-
-def _scale_learning_rate(optimizer: keras.optimizers.Optimizer, scale: float) -> None:
-    inner, rate = _inner_and_rate(optimizer)
-    if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
-        raise ValueError(
-            "lr_scale cannot rescale a learning-rate schedule in place; use a float "
-            "learning rate or lr_scale=1.0."
-        )
-    inner.learning_rate = float(keras.ops.convert_to_numpy(inner.learning_rate)) * scale
 
 
 class GradualUnfreeze(keras.callbacks.Callback):
@@ -283,7 +192,7 @@ class GradualUnfreeze(keras.callbacks.Callback):
     Example:
         >>> import numpy as np
         >>> from tlkit import ClassifierHead, build_backbone, build_classifier
-        >>> backbone = build_backbone("mobilenet_v2", input_shape=(32, 32, 3), weights=None)
+        >>> backbone = build_backbone("mobilenet_v2", image_size=32, weights=None)
         >>> model = build_classifier(backbone, ClassifierHead(2, hidden_units=()))
         >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
         >>> unfreezer = GradualUnfreeze(backbone, {1: 2}, lr_scale=0.1, verbose=0)
@@ -307,25 +216,18 @@ class GradualUnfreeze(keras.callbacks.Callback):
         super().__init__()
         spec, _ = _find_base(backbone)
         if not isinstance(schedule, Mapping):
-            raise TypeError(
-                f"schedule must be a mapping {{epoch: top_blocks}}, got "
-                f"{type(schedule).__name__} {schedule!r}."
-            )
+            raise type_error("schedule", schedule, "a mapping {epoch: top_blocks}")
         if not schedule:
-            raise ValueError("schedule must not be empty; e.g. {0: 0, 3: 2, 6: 'all'}.")
+            raise value_error("schedule", schedule, "a non-empty mapping, e.g. {0: 0, 3: 2, 6: 'all'}")
         num_blocks = len(backbone_blocks(backbone))
         entries = []
         for epoch, blocks in schedule.items():
-            if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)):
-                raise TypeError(
-                    f"schedule keys must be int epochs, got {type(epoch).__name__} {epoch!r}."
-                )
-            if epoch < 0:
-                raise ValueError(f"schedule epochs must be >= 0, got epoch {epoch} in {schedule!r}.")
+            epoch = check_int("schedule epoch (key)", epoch, minimum=0)
             count = _resolve_blocks(f"schedule[{epoch}]", blocks, num_blocks, spec.name)
             entries.append((int(epoch), count))
-        if isinstance(lr_scale, bool) or not isinstance(lr_scale, (int, float)) or lr_scale <= 0:
-            raise ValueError(f"lr_scale must be a number > 0, got {lr_scale!r}.")
+        lr_scale = check_number("lr_scale", lr_scale, low=0.0, low_inclusive=False)
+        check_bool("train_bn", train_bn)
+        verbose = check_int("verbose", verbose, minimum=0)
         self.backbone = backbone
         self.schedule = dict(schedule)
         self.train_bn = bool(train_bn)
@@ -347,7 +249,7 @@ class GradualUnfreeze(keras.callbacks.Callback):
 
         Example:
             >>> from tlkit import build_backbone
-            >>> backbone = build_backbone("mobilenet_v2", input_shape=(32, 32, 3), weights=None)
+            >>> backbone = build_backbone("mobilenet_v2", image_size=32, weights=None)
             >>> cb = GradualUnfreeze(backbone, {2: 1, 4: "all"}, verbose=0)
             >>> [cb.target(e) for e in range(5)]
             [(0, 0), (0, 0), (1, 1), (1, 1), (19, 2)]
@@ -384,13 +286,13 @@ class GradualUnfreeze(keras.callbacks.Callback):
         after = {id(v) for v in model.trainable_variables}
         scale = self.lr_scale ** (steps - self._steps_applied)
         if after - before:
-            _replace_optimizer(model, scale)
+            replace_optimizer(model, scale)
         elif scale != 1.0:
-            _scale_learning_rate(model.optimizer, scale)
+            scale_learning_rate(model.optimizer, scale)
         if after != before:
             model.make_train_function(force=True)
         self._current, self._steps_applied = blocks, steps
-        rate = _learning_rate_value(model.optimizer)
+        rate = learning_rate_value(model.optimizer)
         names = self._block_names[len(self._block_names) - blocks:] if blocks else []
         event = {
             "epoch": int(epoch),

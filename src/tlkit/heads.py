@@ -7,11 +7,18 @@ from typing import Any
 
 import keras
 
-from tlkit._checks import check_fraction, check_positive_int, unknown_name_error
+from tlkit._checks import (
+    check_bool,
+    check_choice,
+    check_fraction,
+    check_number,
+    check_positive_int,
+    type_error,
+)
+from tlkit.backbones.build import INPUT_NAME, POOLINGS
 
 __all__ = ["ClassifierHead", "build_classifier"]
 
-_POOLINGS = ("avg", "max")
 _OUTPUT_ACTIVATIONS = ("softmax", "linear")
 
 
@@ -30,7 +37,8 @@ class ClassifierHead(keras.layers.Layer):
         hidden_units: Sizes of the hidden dense layers; ``()`` for a linear head.
         dropout: Dropout rate before each dense layer, in ``[0, 1)``.
         activation: Activation of the hidden layers (any Keras activation name).
-        pooling: ``"avg"`` or ``"max"``, used when the input is a feature map.
+        pooling: One of :data:`tlkit.POOLINGS` (``"avg"``, ``"max"``), used when the
+            input is a feature map.
         batch_norm: Add batch normalization after each hidden dense layer.
         l2: L2 penalty on the dense kernels (``0`` for none).
         output_activation: ``"softmax"`` (probabilities) or ``"linear"`` (logits).
@@ -67,20 +75,15 @@ class ClassifierHead(keras.layers.Layer):
         super().__init__(**kwargs)
         self.num_classes = check_positive_int("num_classes", num_classes, minimum=2)
         if isinstance(hidden_units, (str, bytes)) or not isinstance(hidden_units, Sequence):
-            raise TypeError(
-                f"hidden_units must be a sequence of ints, got {type(hidden_units).__name__} "
-                f"{hidden_units!r}."
-            )
+            raise type_error("hidden_units", hidden_units, "a sequence of ints")
         self.hidden_units = tuple(
             check_positive_int(f"hidden_units[{i}]", units) for i, units in enumerate(hidden_units)
         )
         self.dropout = check_fraction("dropout", dropout)
-        if pooling not in _POOLINGS:
-            raise unknown_name_error("pooling", pooling, _POOLINGS)
-        if output_activation not in _OUTPUT_ACTIVATIONS:
-            raise unknown_name_error("output_activation", output_activation, _OUTPUT_ACTIVATIONS)
-        if isinstance(l2, bool) or not isinstance(l2, (int, float)) or l2 < 0:
-            raise ValueError(f"l2 must be a number >= 0, got {l2!r}.")
+        check_choice("pooling", pooling, POOLINGS)
+        check_choice("output_activation", output_activation, _OUTPUT_ACTIVATIONS)
+        l2 = check_number("l2", l2, low=0.0)
+        check_bool("batch_norm", batch_norm)
         self.activation = activation
         self.pooling = pooling
         self.batch_norm = bool(batch_norm)
@@ -168,9 +171,9 @@ def build_classifier(
     backbone: keras.Model,
     head: keras.layers.Layer,
     *,
-    augmentation: Any = None,
+    augment: Any = None,
     train_bn: bool = False,
-    name: str = "classifier",
+    model_name: str = "classifier",
 ) -> keras.Model:
     """Assemble pixels -> augmentation -> backbone -> head into one Keras model.
 
@@ -184,51 +187,52 @@ def build_classifier(
         backbone: A model from :func:`tlkit.build_backbone` (any Keras model from
             pixels to features works).
         head: A :class:`ClassifierHead` or any layer mapping features to classes.
-        augmentation: ``None``, a Keras layer, or an object with an ``as_layer()``
-            method returning one. Keras' random augmentation layers are active only
+        augment: ``None``, an :class:`tlkit.AugmentationPolicy`, a Keras layer, or
+            any object with an ``as_layer()`` method returning one. Keras' random augmentation layers are active only
             in training.
         train_bn: Let the backbone's batch-norm layers train (not recommended with
             small batches).
-        name: Name of the returned model.
+        model_name: Name of the returned model.
 
     Returns:
         A ``keras.Model`` from raw pixels in ``[0, 255]`` to the head's output.
 
     Raises:
         TypeError: ``backbone`` is not a Keras model, ``head`` is not a Keras layer,
-            or ``augmentation`` is neither a layer nor has ``as_layer()``.
+            or ``augment`` is neither a layer nor has ``as_layer()``.
 
     Example:
         >>> from tlkit import build_backbone
-        >>> backbone = build_backbone("mobilenet_v2", input_shape=(32, 32, 3), weights=None)
+        >>> backbone = build_backbone("mobilenet_v2", image_size=32, weights=None)
         >>> model = build_classifier(backbone, ClassifierHead(5, hidden_units=()))
         >>> model.output_shape
         (None, 5)
     """
     if not isinstance(backbone, keras.Model):
-        raise TypeError(f"backbone must be a keras.Model, got {type(backbone).__name__}.")
+        raise type_error("backbone", backbone, "a keras.Model")
     if not isinstance(head, keras.layers.Layer):
-        raise TypeError(f"head must be a keras.layers.Layer, got {type(head).__name__}.")
-    if augmentation is not None and not isinstance(augmentation, keras.layers.Layer):
-        as_layer = getattr(augmentation, "as_layer", None)
+        raise type_error("head", head, "a keras.layers.Layer")
+    check_bool("train_bn", train_bn)
+    if not isinstance(model_name, str):
+        raise type_error("model_name", model_name, "a str")
+    if augment is not None and not isinstance(augment, keras.layers.Layer):
+        as_layer = getattr(augment, "as_layer", None)
         if not callable(as_layer):
-            raise TypeError(
-                f"augmentation must be None, a keras Layer or have an as_layer() method, got "
-                f"{type(augmentation).__name__}."
-            )
-        augmentation = as_layer()
+            raise type_error("augment", augment,
+                             "None, an AugmentationPolicy, a Keras layer or have as_layer()")
+        augment = as_layer()
     if not train_bn:
         for layer in _all_layers(backbone):
             if isinstance(layer, keras.layers.BatchNormalization):
                 layer.trainable = False
 
-    inputs = keras.Input(shape=backbone.input_shape[1:], name="image")
+    inputs = keras.Input(shape=backbone.input_shape[1:], name=INPUT_NAME)
     x = inputs
-    if augmentation is not None:
-        x = augmentation(x)
+    if augment is not None:
+        x = augment(x)
     features = backbone(x)
     outputs = head(features)
-    return keras.Model(inputs, outputs, name=name)
+    return keras.Model(inputs, outputs, name=model_name)
 
 
 def _all_layers(model: keras.layers.Layer) -> list[keras.layers.Layer]:

@@ -16,20 +16,14 @@ from typing import Any
 import keras
 import numpy as np
 
+from tlkit._checks import check_number
+
 __all__ = ["WeightInterpolation"]
 
 
 def _check_alpha(alpha: Any) -> float:
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)):
-        raise TypeError(
-            f"alpha must be a number in [0, 1], got {type(alpha).__name__} {alpha!r}."
-        )
-    if not 0.0 <= float(alpha) <= 1.0:
-        raise ValueError(
-            f"alpha must be in [0, 1] (0 = the weights before fit(), 1 = the fine-tuned "
-            f"weights), got {alpha!r}."
-        )
-    return float(alpha)
+    # 0 = the weights before fit(), 1 = the fine-tuned weights.
+    return check_number("alpha", alpha, low=0.0, high=1.0)
 
 
 def _is_float(variable: Any) -> bool:

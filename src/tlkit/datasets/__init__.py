@@ -1,9 +1,9 @@
 """Data sets: local copies or verified downloads."""
 
+from tlkit._storage import download_file
 from tlkit.datasets.caltech101 import (
     CALTECH101_MD5,
     CALTECH101_URL,
-    download_file,
     fetch_caltech101,
     load_caltech101,
 )

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tarfile
 import tempfile
-import urllib.error
-import urllib.request
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from tqdm.auto import tqdm
-
-if TYPE_CHECKING:
-    from tlkit.data import ImageFolder
+from tlkit._progress import progress_bar
+from tlkit._storage import default_cache_dir, download_file
+from tlkit.data import ImageFolder
 
 __all__ = [
     "CALTECH101_MD5",
@@ -33,103 +29,6 @@ CALTECH101_MD5 = "3138e1922a9193bfa496528edbbc45d0"
 """MD5 of the official archive (the value torchvision checks)."""
 
 _FOLDER = "101_ObjectCategories"
-_ENV_CACHE = "TLKIT_CACHE_DIR"
-
-
-def _default_cache_dir() -> Path:
-    if os.environ.get(_ENV_CACHE):
-        return Path(os.environ[_ENV_CACHE])
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tlkit"
-
-
-def _md5(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.md5()  # noqa: S324 - a checksum, not security
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def download_file(
-    url: str,
-    destination: str | os.PathLike[str],
-    *,
-    md5: str | None = None,
-    progress: bool = True,
-    timeout: float = 60.0,
-) -> Path:
-    """Download ``url`` to ``destination`` with a progress bar and an optional MD5 check.
-
-    The file is written to a temporary name beside ``destination`` and renamed only
-    when complete and verified, so an interrupted download never looks finished.
-    An existing ``destination`` whose checksum matches is reused without download.
-
-    Args:
-        url: ``http(s)://`` or ``file://`` address.
-        destination: Where to store the file.
-        md5: Expected MD5 hex digest, or ``None`` to skip the check.
-        progress: Show a ``tqdm`` progress bar.
-        timeout: Seconds to wait for the server.
-
-    Returns:
-        The path of the downloaded file.
-
-    Raises:
-        ConnectionError: The address cannot be reached (the message says so).
-        ValueError: The downloaded file's checksum differs from ``md5``.
-
-    Example:
-        >>> import pathlib, tempfile
-        >>> folder = pathlib.Path(tempfile.mkdtemp())
-        >>> source = folder / "source.bin"
-        >>> _ = source.write_bytes(b"tlkit")
-        >>> download_file(source.as_uri(), folder / "copy.bin", progress=False, md5="0" * 32)
-        Traceback (most recent call last):
-        ...
-        ValueError: Checksum mismatch for ...
-        >>> download_file(source.as_uri(), folder / "copy.bin", progress=False).read_bytes()
-        b'tlkit'
-    """
-    destination = Path(destination)
-    if destination.is_file() and md5 is not None and _md5(destination) == md5:
-        return destination
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(prefix=destination.name, suffix=".part",
-                                        dir=destination.parent)
-    tmp = Path(tmp_name)
-    try:
-        try:
-            response = urllib.request.urlopen(url, timeout=timeout)  # noqa: S310
-        except (urllib.error.URLError, OSError) as error:
-            raise ConnectionError(
-                f"Could not download {url!r}: {error}. If this machine is offline, download "
-                f"the file elsewhere and pass its local copy instead."
-            ) from error
-        with response, os.fdopen(handle, "wb") as out:
-            total = response.headers.get("Content-Length")
-            with tqdm(
-                total=int(total) if total else None,
-                unit="B",
-                unit_scale=True,
-                unit_divisor=1024,
-                desc=f"Downloading {destination.name}",
-                disable=not progress,
-            ) as bar:
-                for block in iter(lambda: response.read(1 << 20), b""):
-                    out.write(block)
-                    bar.update(len(block))
-        if md5 is not None:
-            actual = _md5(tmp)
-            if actual != md5:
-                raise ValueError(
-                    f"Checksum mismatch for {url!r}: expected MD5 {md5}, got {actual}. The "
-                    f"download is corrupt or the file changed; nothing was kept."
-                )
-        tmp.replace(destination)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return destination
 
 
 def _check_layout(folder: Path, argument: str) -> Path:
@@ -156,7 +55,7 @@ def fetch_caltech101(
     cache_dir: str | os.PathLike[str] | None = None,
     url: str = CALTECH101_URL,
     md5: str | None = CALTECH101_MD5,
-    progress: bool = True,
+    verbose: int = 1,
 ) -> Path:
     """Return the path of a Caltech-101 ``101_ObjectCategories`` folder.
 
@@ -172,7 +71,7 @@ def fetch_caltech101(
         cache_dir: Where downloads and extracted files live.
         url: Address of the archive (override for a mirror).
         md5: Expected MD5 of the archive (``None`` skips the check).
-        progress: Show progress bars.
+        verbose: ``1`` shows progress bars, ``0`` is silent.
 
     Returns:
         The ``101_ObjectCategories`` folder.
@@ -193,7 +92,7 @@ def fetch_caltech101(
     """
     if data_dir is not None:
         return _check_layout(Path(data_dir), "data_dir")
-    cache = Path(cache_dir) if cache_dir is not None else _default_cache_dir()
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     target = cache / "caltech101"
     if (target / _FOLDER).is_dir():
         return _check_layout(target / _FOLDER, "cache_dir")
@@ -204,7 +103,7 @@ def fetch_caltech101(
         )
     archive = target / "caltech-101.zip"
     try:
-        download_file(url, archive, md5=md5, progress=progress)
+        download_file(url, archive, md5=md5, verbose=verbose)
     except ConnectionError as error:
         raise ConnectionError(
             f"{error} To use a local copy, pass data_dir='/path/to/{_FOLDER}' (or "
@@ -227,7 +126,7 @@ def fetch_caltech101(
             raise ValueError(f"{str(archive)!r} is not a valid zip archive: {error}") from error
         with tarfile.open(inner, "r:gz") as tar:
             members = tar.getmembers()
-            for item in tqdm(members, desc="Extracting", unit="file", disable=not progress):
+            for item in progress_bar(members, desc="Extracting", unit="file", verbose=verbose):
                 if hasattr(tarfile, "data_filter"):
                     tar.extract(item, scratch_path / "out", filter="data")
                 else:  # Python < 3.10.12: refuse paths that leave the folder
@@ -246,9 +145,11 @@ def load_caltech101(
     *,
     download: bool = True,
     include_background: bool = False,
+    cache_dir: str | os.PathLike[str] | None = None,
+    verbose: int = 1,
     **folder_kwargs: Any,
 ) -> ImageFolder:
-    """Caltech-101 as a checked :class:`tlkit.data.ImageFolder`.
+    """Caltech-101 as a checked :class:`tlkit.ImageFolder`.
 
     Uses the local copy ``data_dir`` when given, otherwise the cached or downloaded
     archive (see :func:`fetch_caltech101`). The 101 object classes come without the
@@ -258,7 +159,10 @@ def load_caltech101(
         data_dir: A local ``101_ObjectCategories`` folder (or its parent), or ``None``.
         download: Allow downloading when there is no local or cached copy.
         include_background: Keep ``BACKGROUND_Google`` as a 102nd class.
-        **folder_kwargs: Passed to :class:`tlkit.data.ImageFolder` (e.g. ``strict``).
+        cache_dir: tlkit's cache folder, for both the downloaded archive and the
+            scan results (default ``$TLKIT_CACHE_DIR`` or ``~/.cache/tlkit``).
+        verbose: ``1`` shows progress bars (download, extraction, scan), ``0`` is silent.
+        **folder_kwargs: Passed to :class:`tlkit.ImageFolder` (e.g. ``strict``).
 
     Returns:
         The image folder: 8,677 images in 101 classes for the official data.
@@ -274,10 +178,9 @@ def load_caltech101(
         ...
         FileNotFoundError: data_dir='/no/such/folder' does not exist or is not a folder. ...
     """
-    from tlkit.data import ImageFolder
-
-    root = fetch_caltech101(data_dir, download=download)
+    root = fetch_caltech101(data_dir, download=download, cache_dir=cache_dir, verbose=verbose)
     exclude = () if include_background else ("BACKGROUND_Google",)
     if not (root / "BACKGROUND_Google").is_dir():
         exclude = ()
-    return ImageFolder(root, exclude=exclude, **folder_kwargs)
+    return ImageFolder(root, exclude=exclude, cache_dir=cache_dir, verbose=verbose,
+                       **folder_kwargs)

@@ -1,0 +1,65 @@
+"""Private: predict a labelled dataset in one pass, with optional flip test-time augmentation.
+
+Prediction runs through ONE traced function whose batch dimension is unknown, so the
+last, smaller batch and the mirrored copies reuse the same graph. (Calling
+``model.predict_on_batch`` per batch traced a new function for every new shape and
+made TensorFlow warn about retracing.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from tlkit._progress import progress_bar
+
+
+def _traced_predict(model: Any, example: Any, flip: bool) -> Callable[[Any], Any]:
+    """A ``tf.function`` of ``model`` for batches shaped like ``example`` (any batch size)."""
+    spec = tf.TensorSpec([None, *example.shape[1:]], tf.as_dtype(example.dtype))
+
+    @tf.function(input_signature=[spec])
+    def predict(x: tf.Tensor) -> tf.Tensor:
+        output = tf.cast(model(x, training=False), tf.float32)
+        if flip:
+            mirrored = tf.reverse(x, axis=[2])  # (b, h, w, c): mirror the width
+            output = (output + tf.cast(model(mirrored, training=False), tf.float32)) / 2.0
+        return output
+
+    return predict
+
+
+def predict_with_labels(
+    model: Any, dataset: Any, *, argument: str, verbose: int, flip: bool = False,
+    desc: str = "Predicting",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(outputs, labels)`` of ``model`` over ``(x, y[, w])`` batches, with a progress bar.
+
+    The dataset is read once, so a dataset that reshuffles on every pass stays aligned.
+    With ``flip``, each output is the mean of the outputs for the images and for their
+    horizontal mirrors (test-time augmentation).
+    """
+    try:
+        total = int(dataset.cardinality())
+        total = total if total > 0 else None
+    except (AttributeError, TypeError):
+        total = None
+    predict = None
+    outputs, labels = [], []
+    for batch in progress_bar(dataset, total=total, desc=desc, unit="batch", verbose=verbose):
+        if not isinstance(batch, (tuple, list)) or len(batch) < 2:
+            raise ValueError(f"{argument} must yield (x, y) or (x, y, sample_weight) batches.")
+        x = batch[0] if isinstance(batch[0], tf.Tensor) else np.asarray(batch[0])
+        if flip and len(x.shape) != 4:
+            raise ValueError(f"flip test-time augmentation needs image batches (b, h, w, c), "
+                             f"got shape {tuple(x.shape)}.")
+        if predict is None:
+            predict = _traced_predict(model, x, flip)
+        outputs.append(predict(x).numpy())
+        labels.append(np.asarray(batch[1]))
+    if not outputs:
+        raise ValueError(f"{argument} yielded no batches: there is nothing to predict.")
+    return np.concatenate(outputs), np.concatenate(labels)

@@ -1,6 +1,0 @@
-"""Doctest setup: quiet TensorFlow before tlkit modules are imported."""
-
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")

@@ -1,0 +1,252 @@
+"""The metrics half of an evaluation report: checked labels and scores, and every figure of them.
+
+:class:`ReportMetrics` knows nothing about plots, text or files; those modules read it,
+and :class:`tlkit.EvaluationReport` (in :mod:`~tlkit.evaluation.report`) puts them
+together. So imports flow one way: metrics <- plots, render, saving <- report.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+
+from tlkit._checks import check_names
+from tlkit.evaluation._inputs import validated
+
+__all__ = ["ReportMetrics"]
+
+_Report = TypeVar("_Report", bound="ReportMetrics")
+
+
+class ReportMetrics:
+    """Labels, predictions and scores of a classifier on a labelled set, and their metrics.
+
+    The base of :class:`tlkit.EvaluationReport`, which adds plots, text and files; see
+    there for the arguments. Metrics follow scikit-learn: classes absent from the
+    predictions get precision 0, not a crash; macro averages run over the classes present
+    in the labels or the predictions.
+    """
+
+    def __init__(self, y_true: Any, y_score: Any, *, class_names: Sequence[str]) -> None:
+        names = check_names("class_names", class_names, minimum=2)
+        self.y_true, self.y_pred, self.y_score = validated(y_true, y_score, len(names))
+        self.class_names = names
+
+    # Construction -------------------------------------------------------------------------
+    @classmethod
+    def from_predictions(
+        cls: type[_Report],
+        y_true: Any,
+        y_score: Any,
+        *,
+        class_names: Sequence[str],
+    ) -> _Report:
+        """Build a report from true labels and scores or predicted labels (the constructor).
+
+        Args:
+            y_true: True class indices ``(n,)`` or one-hot rows ``(n, k)``.
+            y_score: Class probabilities or logits ``(n, k)``, or predicted class
+                indices ``(n,)``.
+            class_names: One name per class (``k`` names).
+
+        Returns:
+            The report.
+
+        Example:
+            >>> from tlkit import EvaluationReport
+            >>> EvaluationReport.from_predictions([0, 1, 1], [0, 1, 0],
+            ...                                   class_names=["a", "b"]).accuracy
+            0.6666666666666666
+        """
+        return cls(y_true, y_score, class_names=class_names)
+
+    # Metrics -----------------------------------------------------------------------------
+    @property
+    def num_classes(self) -> int:
+        """Number of classes."""
+        return len(self.class_names)
+
+    @property
+    def accuracy(self) -> float:
+        """Fraction of correct predictions."""
+        return float(np.mean(self.y_true == self.y_pred))
+
+    @property
+    def balanced_accuracy(self) -> float:
+        """Mean per-class accuracy (recall), over the classes present in ``y_true``."""
+        counts = self.confusion_matrix()
+        support = counts.sum(axis=1)
+        present = support > 0
+        return float(np.mean(np.diag(counts)[present] / support[present]))
+
+    def top_k_accuracy(self, k: int = 5) -> float | None:
+        """Fraction of samples whose true class is among the ``k`` highest scores.
+
+        Returns ``None`` when the report has no scores (built from predicted labels).
+        """
+        if self.y_score is None:
+            return None
+        k = min(int(k), self.num_classes)
+        top = np.argsort(-self.y_score, axis=1, kind="stable")[:, :k]
+        return float(np.mean(np.any(top == self.y_true[:, None], axis=1)))
+
+    @property
+    def top5_accuracy(self) -> float | None:
+        """Top-5 accuracy, or ``None`` without scores."""
+        return self.top_k_accuracy(5)
+
+    def _averages(self, average: str) -> tuple[float, float, float]:
+        precision, recall, f1, _ = skm.precision_recall_fscore_support(
+            self.y_true, self.y_pred, average=average, zero_division=0
+        )
+        return float(precision), float(recall), float(f1)
+
+    @property
+    def macro(self) -> dict[str, float]:
+        """Macro-averaged precision, recall and F1."""
+        return dict(zip(("precision", "recall", "f1"), self._averages("macro")))
+
+    @property
+    def weighted(self) -> dict[str, float]:
+        """Support-weighted precision, recall and F1."""
+        return dict(zip(("precision", "recall", "f1"), self._averages("weighted")))
+
+    @property
+    def per_class(self) -> pd.DataFrame:
+        """Per-class precision, recall, F1 and support, indexed by class name."""
+        labels = np.arange(self.num_classes)
+        precision, recall, f1, support = skm.precision_recall_fscore_support(
+            self.y_true, self.y_pred, labels=labels, zero_division=0
+        )
+        frame = pd.DataFrame(
+            {"precision": precision, "recall": recall, "f1": f1, "support": support},
+            index=pd.Index(self.class_names, name="class"),
+        )
+        frame["support"] = frame["support"].astype(int)
+        return frame
+
+    def confusion_matrix(self, normalize: str | None = None) -> np.ndarray:
+        """The ``k x k`` confusion matrix, rows true classes, columns predictions.
+
+        Args:
+            normalize: ``None`` for counts, ``"true"`` to divide each row by its
+                class's support (rows of absent classes stay 0).
+
+        Raises:
+            ValueError: ``normalize`` is neither ``None`` nor ``"true"``.
+        """
+        if normalize not in (None, "true"):
+            raise ValueError(f"normalize must be None or 'true', got {normalize!r}.")
+        counts = skm.confusion_matrix(self.y_true, self.y_pred, labels=np.arange(self.num_classes))
+        if normalize is None:
+            return counts
+        support = counts.sum(axis=1, keepdims=True)
+        return np.divide(counts, support, out=np.zeros(counts.shape, dtype=float),
+                         where=support > 0)
+
+    def most_confused(self, n: int = 10) -> pd.DataFrame:
+        """The ``n`` most frequent (true, predicted) mistakes.
+
+        Returns:
+            A DataFrame with columns ``true``, ``predicted``, ``count`` and
+            ``fraction_of_true`` (count over the true class's support).
+        """
+        counts = self.confusion_matrix()
+        np.fill_diagonal(counts, 0)
+        rows, cols = np.nonzero(counts)
+        order = np.lexsort((cols, rows, -counts[rows, cols]))[: max(int(n), 0)]
+        support = self.confusion_matrix().sum(axis=1)
+        return pd.DataFrame(
+            {
+                "true": [self.class_names[r] for r in rows[order]],
+                "predicted": [self.class_names[c] for c in cols[order]],
+                "count": counts[rows[order], cols[order]].astype(int),
+                "fraction_of_true": counts[rows[order], cols[order]] / support[rows[order]],
+            }
+        )
+
+    def worst_classes(self, n: int = 10) -> pd.DataFrame:
+        """The ``n`` classes with the lowest recall (ties: the larger class first)."""
+        frame = self.per_class[self.per_class["support"] > 0]
+        return frame.sort_values(["recall", "support"], ascending=[True, False]).head(n)
+
+    def expected_calibration_error(self, n_bins: int = 15) -> float | None:
+        """Expected calibration error of the top-1 confidence (``None`` without scores).
+
+        The predictions are binned by confidence into ``n_bins`` equal-width bins;
+        ECE is the support-weighted mean gap between accuracy and confidence.
+        """
+        table = self._reliability(n_bins)
+        if table is None:
+            return None
+        return float(np.sum(table["count"] * np.abs(table["accuracy"] - table["confidence"]))
+                     / len(self.y_true))
+
+    def _reliability(self, n_bins: int) -> pd.DataFrame | None:
+        if self.y_score is None:
+            return None
+        confidence = self.y_score.max(axis=1)
+        correct = self.y_pred == self.y_true
+        edges = np.linspace(0.0, 1.0, n_bins + 1)
+        index = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, n_bins - 1)
+        rows = []
+        for b in range(n_bins):
+            mask = index == b
+            if mask.any():
+                rows.append({"low": edges[b], "high": edges[b + 1], "count": int(mask.sum()),
+                             "accuracy": float(correct[mask].mean()),
+                             "confidence": float(confidence[mask].mean())})
+        return pd.DataFrame(rows)
+
+    # Output ------------------------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        """The headline figures as a flat dict."""
+        return {
+            "samples": int(self.y_true.size),
+            "classes": self.num_classes,
+            "accuracy": self.accuracy,
+            "top5_accuracy": self.top5_accuracy,
+            "balanced_accuracy": self.balanced_accuracy,
+            "macro_precision": self.macro["precision"],
+            "macro_recall": self.macro["recall"],
+            "macro_f1": self.macro["f1"],
+            "weighted_precision": self.weighted["precision"],
+            "weighted_recall": self.weighted["recall"],
+            "weighted_f1": self.weighted["f1"],
+            "expected_calibration_error": self.expected_calibration_error(),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything in the report as JSON-serializable data.
+
+        Example:
+            >>> import json
+            >>> from tlkit import EvaluationReport
+            >>> report = EvaluationReport.from_predictions([0, 1], [0, 0], class_names=["a", "b"])
+            >>> sorted(json.loads(json.dumps(report.to_dict())))[:3]
+            ['class_names', 'confusion_matrix', 'most_confused']
+        """
+        per_class = self.per_class.reset_index()
+        return {
+            "summary": self.summary(),
+            "class_names": list(self.class_names),
+            "per_class": json.loads(per_class.to_json(orient="records")),
+            "confusion_matrix": self.confusion_matrix().tolist(),
+            "most_confused": json.loads(self.most_confused(20).to_json(orient="records")),
+        }
+
+    def classification_report(self) -> str:
+        """scikit-learn's text classification report with the class names."""
+        return skm.classification_report(
+            self.y_true, self.y_pred, labels=np.arange(self.num_classes),
+            target_names=self.class_names, zero_division=0, digits=3,
+        )
+
+    def __repr__(self) -> str:
+        return (f"EvaluationReport(samples={self.y_true.size}, classes={self.num_classes}, "
+                f"accuracy={self.accuracy:.4f})")

@@ -1,0 +1,175 @@
+"""Plots of a report: confusion matrix, per-class recall, reliability diagram.
+
+Each takes an optional ``ax=`` to draw into one panel of your own figure (as
+scikit-learn's ``ConfusionMatrixDisplay.plot(ax=...)`` does) and returns the Axes it
+drew into; without ``ax`` it makes a figure sized for the number of classes.
+Figures are made without pyplot, so nothing piles up in pyplot's global state.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.colors import PowerNorm
+from matplotlib.figure import Figure
+
+from tlkit._checks import check_int
+from tlkit.evaluation.metrics import ReportMetrics
+
+__all__ = ["plot_confusion_matrix", "plot_per_class_recall", "plot_reliability"]
+
+
+def plot_confusion_matrix(
+    report: ReportMetrics,
+    *,
+    normalize: str | None = "true",
+    only_confused: int | None = None,
+    annotate: bool | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """The confusion matrix as a seaborn heatmap, readable up to 101+ classes.
+
+    Args:
+        report: The report to draw.
+        normalize: ``"true"`` (row fractions, the default) or ``None`` (counts).
+        only_confused: Show only the classes involved in the ``only_confused``
+            most frequent confusions.
+        annotate: Write the values in the cells (default: when 30 classes or fewer
+            are shown).
+        ax: Axes to draw into (e.g. one panel of your own figure); default: a new
+            figure sized for the number of classes.
+
+    Returns:
+        The Axes drawn into (``ax.figure`` is its figure), one labelled row and
+        column per class shown.
+
+    Example:
+        >>> from tlkit import EvaluationReport
+        >>> report = EvaluationReport([0, 1, 2, 2], [0, 1, 2, 0], class_names=["a", "b", "c"])
+        >>> plot_confusion_matrix(report).get_xlabel()
+        'predicted class'
+    """
+    import seaborn as sns
+
+    matrix = report.confusion_matrix(normalize)
+    indices = np.arange(report.num_classes)
+    if only_confused is not None:
+        pairs = report.most_confused(only_confused)
+        involved = set(pairs["true"]) | set(pairs["predicted"])
+        indices = np.array([i for i, name in enumerate(report.class_names) if name in involved])
+        if indices.size == 0:
+            indices = np.arange(min(report.num_classes, 10))
+    sub = matrix[np.ix_(indices, indices)]
+    names = [report.class_names[i] for i in indices]
+    k = len(names)
+    annotate = k <= 30 if annotate is None else annotate
+    # About 0.17 inch per class keeps 7-pt labels legible at 101 classes.
+    side = min(max(5.0, 0.17 * k + 3.0), 30.0)
+    font = 9.0 if k <= 40 else 7.0
+    ax = ax if ax is not None else Figure(figsize=(side + 1.5, side)).subplots()
+    vmax = 1.0 if normalize else max(float(sub.max()), 1.0)
+    # Square-root colour scale and blank zero cells, so rare confusions stay visible.
+    sns.heatmap(
+        sub, ax=ax, cmap="Blues", square=True, mask=sub == 0,
+        norm=PowerNorm(gamma=0.5, vmin=0.0, vmax=vmax),
+        annot=annotate, fmt=".2f" if normalize else "d", linewidths=0.0,
+        annot_kws={"fontsize": font - 1},
+        cbar_kws={"shrink": 0.5, "label": "fraction of true class" if normalize else "count"},
+    )
+    ax.set_facecolor("white")
+    ax.set_xticks(np.arange(k) + 0.5)
+    ax.set_yticks(np.arange(k) + 0.5)
+    ax.set_xticklabels(names, rotation=90, fontsize=font)
+    ax.set_yticklabels(names, rotation=0, fontsize=font)
+    ax.set_xlim(0, k)
+    ax.set_ylim(k, 0)
+    ax.grid(False)
+    for edge in range(0, k + 1, 10 if k > 40 else k):
+        ax.axhline(edge, color="#eeeeee", linewidth=0.5)
+        ax.axvline(edge, color="#eeeeee", linewidth=0.5)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    title = "Confusion matrix" + (" (fraction of true class)" if normalize else " (counts)")
+    if only_confused is not None:
+        title += f"\nclasses in the top {only_confused} confusions"
+    ax.set_title(title)
+    ax.figure.tight_layout()
+    return ax
+
+
+def plot_per_class_recall(report: ReportMetrics, *, ax: Axes | None = None) -> Axes:
+    """Per-class recall as a sorted horizontal bar chart (worst at the top).
+
+    Args:
+        report: The report to draw.
+        ax: Axes to draw into; default: a new figure sized for the number of classes.
+
+    Returns:
+        The Axes drawn into.
+
+    Example:
+        >>> from tlkit import EvaluationReport
+        >>> report = EvaluationReport([0, 1, 1], [0, 1, 0], class_names=["a", "b"])
+        >>> plot_per_class_recall(report).get_xlabel()
+        'recall (per-class accuracy)'
+    """
+    frame = report.per_class[report.per_class["support"] > 0].sort_values("recall")
+    k = len(frame)
+    if ax is None:
+        ax = Figure(figsize=(8.0, min(max(3.0, 0.17 * k + 1.5), 30.0))).subplots()
+    colors = ["#d62728" if r < 0.5 else "#ff7f0e" if r < 0.8 else "#1f77b4"
+              for r in frame["recall"]]
+    ax.barh(np.arange(k), frame["recall"], color=colors)
+    ax.set_yticks(np.arange(k))
+    ax.set_yticklabels(frame.index, fontsize=9.0 if k <= 40 else 7.0)
+    ax.set_ylim(k - 0.5, -0.5)  # worst class at the top
+    ax.set_xlim(0, 1)
+    ax.axvline(report.balanced_accuracy, color="black", linestyle="--", linewidth=1,
+               label=f"mean {report.balanced_accuracy:.3f}")
+    ax.set_xlabel("recall (per-class accuracy)")
+    ax.set_title("Per-class recall")
+    ax.legend(loc="upper right")
+    ax.figure.tight_layout()
+    return ax
+
+
+def plot_reliability(report: ReportMetrics, *, n_bins: int = 15,
+                     ax: Axes | None = None) -> Axes:
+    """A reliability diagram: accuracy against confidence per bin, and the ECE.
+
+    Args:
+        report: The report to draw (built from scores, not labels).
+        n_bins: Equal-width confidence bins.
+        ax: Axes to draw into; default: a new 5 x 5 inch figure.
+
+    Returns:
+        The Axes drawn into.
+
+    Raises:
+        ValueError: The report has no scores (it was built from predicted labels).
+
+    Example:
+        >>> from tlkit import EvaluationReport
+        >>> report = EvaluationReport([0, 1], [[0.9, 0.1], [0.4, 0.6]], class_names=["a", "b"])
+        >>> plot_reliability(report, n_bins=5).get_ylabel()
+        'accuracy'
+    """
+    n_bins = check_int("n_bins", n_bins, minimum=1)
+    table = report._reliability(n_bins)
+    if table is None:
+        raise ValueError("plot_reliability needs scores; this report was built from labels.")
+    ax = ax if ax is not None else Figure(figsize=(5.0, 5.0)).subplots()
+    width = 1.0 / n_bins
+    ax.bar(table["low"], table["accuracy"], width=width, align="edge", alpha=0.8,
+           edgecolor="black", label="accuracy")
+    ax.plot([0, 1], [0, 1], "--", color="gray", label="perfect calibration")
+    ax.plot(table["confidence"], table["accuracy"], "o", color="#d62728", markersize=3)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("confidence (top-1 probability)")
+    ax.set_ylabel("accuracy")
+    ax.set_title(f"Reliability (ECE {report.expected_calibration_error(n_bins):.4f})")
+    ax.legend(loc="upper left")
+    ax.figure.tight_layout()
+    return ax
+

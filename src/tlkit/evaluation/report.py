@@ -1,0 +1,138 @@
+"""EvaluationReport: a classifier's predictions on a labelled set, with every metric, plot,
+text and file of them.
+
+The metrics live in :mod:`~tlkit.evaluation.metrics`; plots, rendering and saving in their
+own modules, which this one puts together (imports flow one way).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from matplotlib.axes import Axes
+
+from tlkit._predict import predict_with_labels
+from tlkit.evaluation.metrics import ReportMetrics
+from tlkit.evaluation.plots import plot_confusion_matrix, plot_per_class_recall, plot_reliability
+from tlkit.evaluation.render import to_markdown, to_text
+from tlkit.evaluation.saving import save_report
+
+__all__ = ["EvaluationReport"]
+
+
+class EvaluationReport(ReportMetrics):
+    """Everything about a classifier's predictions on a labelled set.
+
+    Build it from labels and scores you already have (the constructor, or its alias
+    :meth:`from_predictions`) or with :meth:`from_model` (predicts a dataset with a
+    progress bar). Metrics follow scikit-learn: classes absent from the predictions get
+    precision 0, not a crash; macro averages run over the classes present in the labels
+    or the predictions.
+
+    Args:
+        y_true: True class indices ``(n,)`` or one-hot rows ``(n, k)``.
+        y_score: Class probabilities or logits ``(n, k)`` (logits are recognised
+            because rows do not sum to 1 or leave ``[0, 1]``, and get a softmax),
+            or predicted class indices ``(n,)``.
+        class_names: One name per class (``k`` names).
+
+    Raises:
+        ValueError: Empty input, different lengths, ``class_names`` of the wrong
+            length, labels out of range, or NaN/infinite scores.
+        TypeError: Labels that are not integers.
+
+    Attributes:
+        y_true: True class indices.
+        y_pred: Predicted class indices.
+        y_score: Class probabilities ``(n, k)``, or ``None`` when built from labels.
+        class_names: Class names.
+
+    Example:
+        >>> report = EvaluationReport.from_predictions(
+        ...     [0, 1, 2, 2], [[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.1, 0.2, 0.7], [0.6, 0.3, 0.1]],
+        ...     class_names=["cat", "dog", "owl"])
+        >>> report.accuracy, report.balanced_accuracy
+        (0.75, 0.8333333333333334)
+        >>> report.most_confused(1).to_dict("records")
+        [{'true': 'owl', 'predicted': 'cat', 'count': 1, 'fraction_of_true': 0.5}]
+    """
+
+
+    @classmethod
+    def from_model(
+        cls,
+        model: Any,
+        dataset: Any,
+        *,
+        class_names: Sequence[str],
+        flip_tta: bool = False,
+        verbose: int = 1,
+    ) -> EvaluationReport:
+        """Predict ``dataset`` with ``model`` (with a progress bar) and build the report.
+
+        The dataset is read once, batch by batch, so predictions and labels stay
+        aligned even when it shuffles.
+
+        Args:
+            model: A Keras model returning class probabilities or logits.
+            dataset: A ``tf.data.Dataset`` (or any iterable) of batches ``(x, y)`` or
+                ``(x, y, sample_weight)``.
+            class_names: One name per class.
+            flip_tta: Test-time augmentation: average the model's probabilities for
+                each image and its horizontal mirror (twice the prediction time).
+            verbose: Show a progress bar.
+
+        Returns:
+            The report.
+
+        Raises:
+            ValueError: The dataset yields no batches, or the checks of
+                :meth:`from_predictions` fail.
+
+        Example:
+            >>> import keras, numpy as np, tensorflow as tf
+            >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Softmax()])
+            >>> data = tf.data.Dataset.from_tensor_slices(
+            ...     (np.array([[2.0, 0.0], [0.0, 3.0]], "float32"), [0, 1])).batch(2)
+            >>> EvaluationReport.from_model(model, data, class_names=["a", "b"], verbose=0).accuracy
+            1.0
+        """
+        scores, labels = predict_with_labels(model, dataset, argument="dataset", verbose=verbose,
+                                             flip=flip_tta, desc="Evaluating")
+        return cls.from_predictions(labels, scores, class_names=class_names)
+
+    # Plots, text and files (plots.py, render.py, saving.py) ------------------------------
+    def __str__(self) -> str:
+        return to_text(self)
+
+    def to_markdown(self) -> str:
+        """A Markdown summary: headline figures, most confused pairs, per-class table.
+
+        Example:
+            >>> report = EvaluationReport.from_predictions([0, 1], [0, 1], class_names=["a", "b"])
+            >>> print(report.to_markdown().splitlines()[0])
+            # Evaluation report
+        """
+        return to_markdown(self)
+
+    def plot_confusion_matrix(self, *, normalize: str | None = "true",
+                              only_confused: int | None = None, annotate: bool | None = None,
+                              ax: Axes | None = None) -> Axes:
+        """The confusion matrix as a heatmap (see :func:`tlkit.evaluation.plot_confusion_matrix`)."""
+        return plot_confusion_matrix(self, normalize=normalize, only_confused=only_confused,
+                                     annotate=annotate, ax=ax)
+
+    def plot_per_class_recall(self, *, ax: Axes | None = None) -> Axes:
+        """Per-class recall, worst first (see :func:`tlkit.evaluation.plot_per_class_recall`)."""
+        return plot_per_class_recall(self, ax=ax)
+
+    def plot_reliability(self, *, n_bins: int = 15, ax: Axes | None = None) -> Axes:
+        """A reliability diagram (see :func:`tlkit.evaluation.plot_reliability`)."""
+        return plot_reliability(self, n_bins=n_bins, ax=ax)
+
+    def save(self, directory: str | os.PathLike[str], *, overwrite: bool = False) -> dict[str, Path]:
+        """Write JSON, CSV, PNG and one HTML page (see :func:`tlkit.evaluation.save_report`)."""
+        return save_report(self, directory, overwrite=overwrite)
