@@ -30,6 +30,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import add_output_arguments, write_results  # noqa: E402
+
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "caltech101_mobilenetv2.py"
 TCMALLOC_NAMES = ("tcmalloc_minimal", "tcmalloc")
 
@@ -51,6 +54,18 @@ def child_environment(allocator: str) -> tuple[dict[str, str], str]:
     return env, found
 
 
+def example_command(seed: int, out: Path, weights: str, data_dir: str | None,
+                    extra: list[str], *, overwrite: bool) -> list[str]:
+    """The example's command line for one seed; ``--overwrite`` only when the user asked."""
+    command = [sys.executable, str(EXAMPLE), "--seed", str(seed), "--output-dir", str(out),
+               "--weights", str(weights), "--verbose", "0", *extra]
+    if overwrite:
+        command.append("--overwrite")
+    if data_dir:
+        command += ["--data-dir", str(data_dir)]
+    return command
+
+
 def main(argv: list[str] | None = None) -> dict:
     argv = list(sys.argv[1:] if argv is None else argv)
     extra: list[str] = []
@@ -67,6 +82,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--allocator", choices=["auto", "tcmalloc", "system"], default="auto",
                         help="memory allocator of the example's process (auto: tcmalloc "
                              "when installed)")
+    add_output_arguments(parser)
     args = parser.parse_args(argv)
     env, allocator = child_environment(args.allocator)
     print(f"allocator: {allocator}", file=sys.stderr)
@@ -75,10 +91,10 @@ def main(argv: list[str] | None = None) -> dict:
     runs = []
     for seed in args.seeds:
         out = root / f"seed{seed}"
-        command = [sys.executable, str(EXAMPLE), "--seed", str(seed), "--output-dir", str(out),
-                   "--overwrite", "--weights", str(args.weights), "--verbose", "0", *extra]
-        if args.data_dir:
-            command += ["--data-dir", str(args.data_dir)]
+        # Runs in a folder the user named are replaced only when asked (--overwrite); a
+        # temporary folder of our own is fresh anyway.
+        command = example_command(seed, out, args.weights, args.data_dir, extra,
+                                  overwrite=args.overwrite)
         start = time.perf_counter()
         completed = subprocess.run(command, capture_output=True, text=True, check=False,
                                    env=env)
@@ -111,7 +127,7 @@ def main(argv: list[str] | None = None) -> dict:
         "runs": runs,
         "outputs": str(root),
     }
-    print(json.dumps(report, indent=2))
+    write_results(report, 'caltech101_mobilenetv2', args.json, overwrite=args.overwrite)
     return report
 
 

@@ -14,7 +14,6 @@ train+validation images and scored on the test images.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -26,6 +25,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import add_output_arguments, write_results  # noqa: E402
 
 import tlkit
 from tlkit.datasets import load_caltech101
@@ -41,6 +43,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--test-fraction", type=float, default=0.2)
     parser.add_argument("--c", type=float, default=1.0,
                         help="inverse regularisation strength of the logistic regression")
+    add_output_arguments(parser)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
 
     start = time.perf_counter()
@@ -96,7 +99,7 @@ def main(argv: list[str] | None = None) -> dict:
         },
         "runs": runs,
     }
-    print(json.dumps(result, indent=2))
+    write_results(result, 'caltech101_logreg_baseline', args.json, overwrite=args.overwrite)
     return result
 
 

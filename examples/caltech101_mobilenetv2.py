@@ -1,14 +1,17 @@
 """Caltech-101 + ImageNet MobileNetV2: feature extraction, fine-tuning, full evaluation.
 
-The flagship of tlkit, built only from its public API:
+The flagship of tlkit: Caltech-101 loaded and checked, then one call of the public
+workflow, :func:`tlkit.train`, which runs
 
-1. load and check Caltech-101 (101 classes; BACKGROUND_Google excluded unless asked),
-2. stratified train / validation / test split (80/20 train+validation/test),
-3. class weights for the imbalance (31 to 800 images per class),
-4. frozen phase on cached backbone features (``--views`` adds augmented views),
-5. fine-tuning with GradualUnfreeze (all blocks by default), augmentation in the model,
+1. a stratified train / validation / test split (80/20 train+validation/test),
+2. class weights for the imbalance (31 to 800 images per class),
+3. a frozen phase on cached backbone features (``--views`` adds augmented views),
+4. fine-tuning with GradualUnfreeze (all blocks by default), augmentation in the model,
    the result mixed with the weights it started from (WeightInterpolation, WiSE-FT),
-6. evaluation on the test split, and every artefact written to --output-dir.
+5. validation and test reports with flip test-time augmentation,
+
+and every artefact written to --output-dir (a run folder: ``tlkit predict`` and
+``tlkit evaluate`` read it). The same run on your own folder is ``tlkit train FOLDER``.
 
 Connected machine (downloads the data and the ImageNet weights)::
 
@@ -20,9 +23,10 @@ Offline, with local copies::
         --data-dir PATH/101_ObjectCategories \\
         --weights PATH/mobilenet_v2_1.0_imagenet_no_top.weights.h5
 
-On a Linux CPU, run it with tcmalloc (``LD_PRELOAD=libtcmalloc_minimal.so.4``, from
-Debian's ``libtcmalloc-minimal4``): TensorFlow then stops spending its time in page faults
-and fine-tunes about 1.5 times as fast. ``metrics.json`` records the allocator in use.
+On a Linux CPU, tcmalloc (``LD_PRELOAD=libtcmalloc_minimal.so.4``, from Debian's
+``libtcmalloc-minimal4``) may help: on a day when TensorFlow spent its time in page faults
+it ran this example 1.55 times as fast; on another day it changed nothing (frozen
+inference 60.2 against 61.2 images/s). ``metrics.json`` records the allocator in use.
 """
 
 from __future__ import annotations
@@ -30,18 +34,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import resource
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import tlkit  # noqa: E402
@@ -66,6 +64,7 @@ def parse_schedule(text: str) -> dict[int, int | str]:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    defaults = tlkit.TrainingOptions()  # the workflow's defaults are the flagship's
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -77,36 +76,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output-dir", type=Path, default=Path("runs/caltech101_mobilenetv2"))
     parser.add_argument("--overwrite", action="store_true",
                         help="replace the results of an earlier run in --output-dir")
-    parser.add_argument("--image-size", type=int, default=224)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--head-epochs", type=int, default=30,
+    parser.add_argument("--image-size", type=int, default=defaults.image_size[0])
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--head-epochs", type=int, default=defaults.head_epochs,
                         help="epochs of the frozen phase (on cached features)")
-    parser.add_argument("--views", type=int, default=0,
+    parser.add_argument("--views", type=int, default=defaults.views,
                         help="augmented views per training image in the feature cache")
-    parser.add_argument("--finetune-epochs", type=int, default=3)
+    parser.add_argument("--finetune-epochs", type=int, default=defaults.finetune_epochs)
     parser.add_argument("--unfreeze", type=parse_schedule, default=parse_schedule("0:all"),
                         help="GradualUnfreeze schedule over the fine-tuning epochs, epoch:blocks")
-    parser.add_argument("--wise-alpha", type=float, default=0.7,
+    parser.add_argument("--wise-alpha", type=float, default=defaults.wise_alpha,
                         help="share of the fine-tuned weights in the final model "
                              "(WeightInterpolation); 1.0 keeps them as they are")
-    parser.add_argument("--head-lr", type=float, default=1e-3)
-    parser.add_argument("--finetune-lr", type=float, default=3e-4)
-    parser.add_argument("--warmup-epochs", type=float, default=0.0,
+    parser.add_argument("--head-lr", type=float, default=defaults.head_lr)
+    parser.add_argument("--finetune-lr", type=float, default=defaults.finetune_lr)
+    parser.add_argument("--warmup-epochs", type=float, default=defaults.warmup_epochs,
                         help="epochs (may be fractional) over which the fine-tuning rate "
                              "rises linearly from 0 to --finetune-lr before the cosine decay")
-    parser.add_argument("--augment", default="standard",
+    parser.add_argument("--augment", default=defaults.augment,
                         choices=tlkit.AugmentationPolicy.presets() + ["none"])
-    parser.add_argument("--class-weights", default="balanced",
+    parser.add_argument("--class-weights", default=defaults.class_weights,
                         choices=["balanced", "inverse_sqrt", "effective_number", "none"])
     parser.add_argument("--no-tta", action="store_true",
                         help="evaluate without flip test-time augmentation")
-    parser.add_argument("--test-fraction", type=float, default=0.2)
-    parser.add_argument("--val-fraction", type=float, default=0.1,
+    parser.add_argument("--test-fraction", type=float, default=defaults.test_fraction)
+    parser.add_argument("--val-fraction", type=float, default=defaults.val_fraction,
                         help="fraction of train+validation kept for validation")
     parser.add_argument("--classes", type=int, default=None,
                         help="use only the first N classes (alphabetical)")
     parser.add_argument("--include-background", action="store_true")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--strategy", choices=["default", "mirrored", "multiworker"],
                         default="default", help="tf.distribute strategy")
     parser.add_argument("--quick", action="store_true",
@@ -114,9 +113,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--verbose", type=int, default=2, choices=[0, 1, 2])
     args = parser.parse_args(argv)
     if args.quick:
-        defaults = {action.dest: action.default for action in parser._actions}
+        given = {action.dest: action.default for action in parser._actions}
         for key, value in QUICK.items():
-            if getattr(args, key) == defaults.get(key):
+            if getattr(args, key) == given.get(key):
                 setattr(args, key, parse_schedule(value) if key == "unfreeze" else value)
 
     for name in ("head_epochs", "finetune_epochs", "image_size", "batch_size"):
@@ -141,6 +140,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def options_from(args: argparse.Namespace) -> tlkit.TrainingOptions:
+    """The workflow's options from the command line."""
+    return tlkit.TrainingOptions(
+        image_size=args.image_size, batch_size=args.batch_size, head_epochs=args.head_epochs,
+        views=args.views, finetune_epochs=args.finetune_epochs, unfreeze=args.unfreeze,
+        head_lr=args.head_lr, finetune_lr=args.finetune_lr, warmup_epochs=args.warmup_epochs,
+        wise_alpha=args.wise_alpha, augment=args.augment, class_weights=args.class_weights,
+        tta=not args.no_tta, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
+        seed=args.seed)
+
+
 def make_strategy(name: str) -> tf.distribute.Strategy:
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
@@ -149,159 +159,28 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
-def peak_memory_mb() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return usage / 1024 if platform.system() != "Darwin" else usage / 2**20
-
-
-def allocator_in_use() -> str:
-    """The malloc this process runs with: "tcmalloc", "jemalloc", "system" or "unknown"."""
-    try:
-        maps = Path("/proc/self/maps").read_text()
-    except OSError:  # not Linux
-        return "unknown"
-    return next((name for name in ("tcmalloc", "jemalloc") if name in maps), "system")
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    start = time.perf_counter()
-    phases: dict[str, float] = {}
-    out = args.output_dir
-    out.mkdir(parents=True, exist_ok=True)
-    keras.utils.set_random_seed(args.seed)
-    strategy = make_strategy(args.strategy)
-    allocator = allocator_in_use()
-    if allocator == "system" and args.verbose and not tf.config.list_physical_devices("GPU"):
-        print("tip: on this CPU, LD_PRELOAD=libtcmalloc_minimal.so.4 (Debian package "
-              "libtcmalloc-minimal4) makes TensorFlow about 1.5x faster")
-
-    # 1. Data ----------------------------------------------------------------------------------
-    t = time.perf_counter()
+    options = options_from(args)
     folder = load_caltech101(args.data_dir, download=args.data_dir is None,
-                             include_background=args.include_background)
+                             include_background=args.include_background,
+                             verbose=min(args.verbose, 1))
     print(folder.summary())
     images: tlkit.ImageSet = folder
     if args.classes:
         images = folder.select_classes(folder.class_names[: args.classes])
-    trainval, _, test = images.split(val=0.0, test=args.test_fraction, seed=args.seed)
-    train, val, _ = trainval.split(val=args.val_fraction, test=0.0, seed=args.seed)
-    names = images.class_names
-    k = len(names)
-    print(f"split: {len(train)} train, {len(val)} validation, {len(test)} test, {k} classes")
-    class_weight = None
-    if args.class_weights != "none":
-        class_weight = tlkit.compute_class_weights(train.labels, method=args.class_weights,
-                                                   num_classes=k)
-    policy = None if args.augment == "none" else tlkit.AugmentationPolicy.preset(
-        args.augment, seed=args.seed)
-    size = (args.image_size, args.image_size)
-    if policy is not None:
-        sample = next(train.subset(np.arange(0, len(train), max(1, len(train) // 4))[:4])
-                      .to_dataset(4, image_size=size).as_numpy_iterator())[0]
-        policy.preview(sample, n=5).savefig(out / "augmentation_preview.png", dpi=90)
-    phases["data"] = time.perf_counter() - t
-
-    # 2. Frozen phase on cached features ------------------------------------------------------
-    t = time.perf_counter()
-    with strategy.scope():
-        backbone = tlkit.build_backbone("mobilenet_v2", image_size=size,
-                                        weights=args.weights)
-        head = tlkit.ClassifierHead(k, hidden_units=(), dropout=0.2)
-    views = args.views if policy is not None else 0
-    x_train, y_train = tlkit.extract_features(backbone, train, batch_size=64, augmented_views=views,
-                                        augment=policy, verbose=min(args.verbose, 1))
-    x_val, y_val = tlkit.extract_features(backbone, val, batch_size=64, verbose=min(args.verbose, 1))
-    phases["feature_extraction"] = time.perf_counter() - t
-    t = time.perf_counter()
-    head_history = tlkit.fit_head(head, x_train, y_train, epochs=args.head_epochs,
-                            learning_rate=args.head_lr, class_weight=class_weight,
-                            validation_data=(x_val, y_val), seed=args.seed,
-                            verbose=args.verbose)
-    phases["head_training"] = time.perf_counter() - t
-
-    # 3. Fine-tuning through the backbone ----------------------------------------------------
-    t = time.perf_counter()
-    train_ds = train.to_dataset(args.batch_size, image_size=size, shuffle=True, seed=args.seed)
-    val_ds = val.to_dataset(64, image_size=size)
-    with strategy.scope():
-        model = tlkit.build_classifier(backbone, head, augment=policy)
-        per_epoch = int(np.ceil(len(train) / args.batch_size))
-        warmup = int(round(args.warmup_epochs * per_epoch))
-        if warmup:
-            schedule = keras.optimizers.schedules.CosineDecay(
-                0.0, decay_steps=args.finetune_epochs * per_epoch - warmup,
-                warmup_target=args.finetune_lr, warmup_steps=warmup)
-        else:
-            schedule = keras.optimizers.schedules.CosineDecay(
-                args.finetune_lr, decay_steps=args.finetune_epochs * per_epoch)
-        model.compile(optimizer=keras.optimizers.Adam(schedule),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    unfreezer = tlkit.GradualUnfreeze(backbone, args.unfreeze, verbose=1)
-    callbacks: list[keras.callbacks.Callback] = [unfreezer]
-    if args.wise_alpha < 1.0:
-        callbacks.append(tlkit.WeightInterpolation(args.wise_alpha))
-    finetune_history = model.fit(  # train_ds shuffles itself: shuffle=False spares a warning
-        train_ds, validation_data=val_ds, epochs=args.finetune_epochs, shuffle=False,
-        class_weight=class_weight, callbacks=callbacks, verbose=args.verbose,
-    )
-    phases["fine_tuning"] = time.perf_counter() - t
-
-    # 4. Evaluation and artefacts --------------------------------------------------------------
-    t = time.perf_counter()
-    # Validation figures of the final model, for choosing flags without touching the test split.
-    val_report = tlkit.EvaluationReport.from_model(model, val_ds, class_names=names,
-                                                   flip_tta=not args.no_tta, verbose=0)
-    test_ds = test.to_dataset(64, image_size=size)
-    report = tlkit.EvaluationReport.from_model(model, test_ds, class_names=names,
-                                               flip_tta=not args.no_tta,
-                                               verbose=min(args.verbose, 1))
-    report.save(out / "report", overwrite=args.overwrite)
-    phases["evaluation"] = time.perf_counter() - t
-    model.save(out / "model.keras")
-    history = pd.concat(
-        [pd.DataFrame(head_history.history).assign(phase="frozen (cached features)"),
-         pd.DataFrame(finetune_history.history).assign(phase="fine-tuning")],
-        ignore_index=True,
-    )
-    history.index.name = "epoch"
-    history.to_csv(out / "history.csv")
-    # fine_tune_epoch is 0-based: the first fine-tuning epoch comes after head_epochs epochs.
-    axes = tlkit.plot_history(history.drop(columns="phase"), fine_tune_epoch=args.head_epochs)
-    axes[0].figure.savefig(out / "history.png", dpi=100)
-    config = {key: (str(value) if isinstance(value, Path) else value)
-              for key, value in vars(args).items()}
-    config["unfreeze"] = {str(e): b for e, b in args.unfreeze.items()}
-    config["tlkit"] = tlkit.__version__
-    config["tensorflow"] = tf.__version__
-    config["keras"] = keras.__version__
-    (out / "config.json").write_text(json.dumps(config, indent=2))
-    wall = time.perf_counter() - start
-    metrics = {
-        "test_accuracy": report.accuracy,
-        "test_mean_per_class_accuracy": report.balanced_accuracy,
-        "test_top5_accuracy": report.top5_accuracy,
-        "validation_accuracy": val_report.accuracy,
-        "validation_mean_per_class_accuracy": val_report.balanced_accuracy,
-        "test_images": len(test),
-        "train_images": len(train),
-        "validation_images": len(val),
-        "classes": k,
-        "unfreeze_events": unfreezer.events,
-        "wise_alpha": args.wise_alpha,
-        "wall_seconds": {**{name: round(v, 1) for name, v in phases.items()},
-                         "total": round(wall, 1)},
-        "feature_images_per_second": round(
-            (len(train) * (1 + views) + len(val)) / phases["feature_extraction"], 1),
-        "fine_tuning_images_per_second": round(
-            len(train) * args.finetune_epochs / phases["fine_tuning"], 1),
-        "peak_memory_mb": round(peak_memory_mb(), 1),
-        "allocator": allocator,
-        "skipped_files": len(folder.skipped),
-    }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    print(report)
-    print(json.dumps({k: v for k, v in metrics.items() if k != "unfreeze_events"}, indent=2))
-    return metrics
+    result = tlkit.train(images, backbone="mobilenet_v2", weights=args.weights, options=options,
+                         strategy=make_strategy(args.strategy), verbose=args.verbose)
+    if result.metrics["allocator"] == "system" and args.verbose:
+        print("note: running with glibc's malloc. If this run spends much of its time in page "
+              "faults (a large 'sys' share in `time`), LD_PRELOAD=libtcmalloc_minimal.so.4 "
+              "(Debian: libtcmalloc-minimal4) may help: measured 1.55x on one day here, no "
+              "gain on another (see the tutorial)")
+    result.metrics["skipped_files"] = len(folder.skipped)
+    result.save(args.output_dir, overwrite=args.overwrite)
+    print(result.reports["test"])
+    shown = {k: v for k, v in result.metrics.items() if k != "unfreeze_events"}
+    print(json.dumps(shown, indent=2))
+    return result.metrics
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

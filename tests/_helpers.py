@@ -29,6 +29,18 @@ def calibrate_batch_norm(backbone: keras.Model, x: np.ndarray) -> None:
     freeze(backbone)
 
 
+class Interrupt(keras.callbacks.Callback):
+    """Stop a fit() at the start of an epoch, as a killed process would."""
+
+    def __init__(self, at_epoch: int) -> None:
+        super().__init__()
+        self.at_epoch = at_epoch
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        if epoch == self.at_epoch:
+            raise RuntimeError("simulated interruption")
+
+
 def tiny_backbone(input_shape: tuple[int, int, int], weights: str | None = None) -> keras.Model:
     """A user's own backbone for the registry tests: a stem and two blocks of convolutions."""
     inputs = keras.Input(input_shape)

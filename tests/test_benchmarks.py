@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 from types import ModuleType
 
 import pytest
 
 LoadScript = Callable[[str], ModuleType]  # the load_script fixture (conftest.py)
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_system_allocator_leaves_the_environment_alone(
@@ -48,3 +51,33 @@ def test_missing_tcmalloc_falls_back_on_auto_and_fails_when_asked_for(
     assert "LD_PRELOAD" not in env
     with pytest.raises(SystemExit, match="--allocator tcmalloc: no libtcmalloc found"):
         bench.child_environment("tcmalloc")
+
+
+def test_runs_into_a_named_folder_are_replaced_only_when_asked(
+    load_script: LoadScript, tmp_path: Path,
+) -> None:
+    bench = load_script("benchmarks/caltech101.py")
+    plain = bench.example_command(0, tmp_path / "seed0", "w.h5", None, [], overwrite=False)
+    assert "--overwrite" not in plain
+    asked = bench.example_command(0, tmp_path / "seed0", "w.h5", "data", [], overwrite=True)
+    assert "--overwrite" in asked and asked[-2:] == ["--data-dir", "data"]
+
+
+def test_results_are_written_by_the_script_and_never_replaced_unasked(
+    load_script: LoadScript, tmp_path: Path, capsys: pytest.CaptureFixture,
+) -> None:
+    results = load_script("benchmarks/_results.py")
+    path = results.write_results({"a": 1}, "demo", tmp_path / "r.json", overwrite=False)
+    assert json.loads(path.read_text()) == {"a": 1}
+    assert json.loads(capsys.readouterr().out) == {"a": 1}  # stdout holds only the JSON
+    with pytest.raises(SystemExit, match="exists; pass --overwrite"):
+        results.write_results({"a": 2}, "demo", path, overwrite=False)
+    results.write_results({"a": 2}, "demo", path, overwrite=True)
+    assert json.loads(path.read_text()) == {"a": 2}
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "benchmarks" / "results").glob("*.json")),
+                         ids=lambda p: p.name)
+def test_every_committed_result_is_valid_json(path: Path) -> None:
+    result = json.loads(path.read_text())
+    assert isinstance(result, dict) and result.get("benchmark")

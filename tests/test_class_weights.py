@@ -86,7 +86,8 @@ def test_dataset_labels_are_read_without_needing_the_images() -> None:
 
     paths = tf.constant(["not-a-jpeg"] * 6)
     dataset = tf.data.Dataset.from_tensor_slices((paths, [0, 1, 1, 2, 2, 2])).map(expensive)
-    # tf.data fuses the label selection into the map and prunes the unused decode.
+    # tf.data fuses the label selection into the map and prunes the unused decode (with no
+    # batch in between; a batched to_dataset() pipeline decodes: pass the ImageSet there).
     weights = compute_class_weights(dataset)
     assert weights[0] == pytest.approx(2.0)
 
@@ -152,3 +153,14 @@ def test_user_labels_are_not_modified() -> None:
     labels = np.array([2, 0, 1, 1])
     compute_class_weights(labels)
     assert labels.tolist() == [2, 0, 1, 1]
+
+
+def test_an_image_set_gives_its_labels_without_decoding_an_image() -> None:
+    from tlkit import ImageSet
+
+    # The paths do not exist: any attempt to decode would fail.
+    images = ImageSet(["/no/such/a.jpg", "/no/such/b.jpg", "/no/such/c.jpg"], [0, 0, 2],
+                      ["x", "y", "z"])
+    assert class_counts(images).tolist() == [2, 0, 1]  # num_classes from the set: 3
+    weights = compute_class_weights(images, missing="zero")
+    assert weights == compute_class_weights([0, 0, 2], num_classes=3, missing="zero")

@@ -99,6 +99,27 @@ def test_scan_cache_makes_a_second_scan_skip_decoding(messy: Path, tmp_path: Pat
     assert calls == [str(target)]
 
 
+def test_a_file_that_could_not_be_read_is_checked_again_next_scan(
+        messy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A temporary failure (permission, I/O, a file still being copied) must not be cached:
+    the scan cache keeps only verdicts about content."""
+    cache = tmp_path / "cache"
+    target = str(messy / "apple" / "good.jpg")
+    original = folder_module.check_decodes
+    monkeypatch.setattr(folder_module, "check_decodes", lambda p: (
+        "unreadable: Permission denied" if p == target else original(p)))
+    first = ImageFolder(messy, cache_dir=cache, verbose=0)
+    assert target not in first.paths
+    assert "unreadable: Permission denied" in first.skipped["reason"].tolist()
+    calls: list[str] = []
+    monkeypatch.setattr(folder_module, "check_decodes", lambda p: calls.append(p) or original(p))
+    second = ImageFolder(messy, cache_dir=cache, verbose=0)
+    assert calls == [target]  # checked again; the content verdicts came from the cache
+    assert target in second.paths
+    # A verdict about content (a text file named .jpg) stays cached.
+    assert "not an image (unrecognised content)" in second.skipped["reason"].tolist()
+
+
 def test_bad_roots_and_excludes(tmp_path: Path, messy: Path) -> None:
     with pytest.raises(FileNotFoundError, match="does not exist"):
         ImageFolder(tmp_path / "missing")
@@ -149,7 +170,7 @@ def test_splits_are_disjoint_cover_stratified_and_deterministic(
 
 def test_small_classes_warn_and_train_first() -> None:
     images = ImageSet(["a", "b", "c", "d", "e"], [0, 0, 0, 0, 1], ["big", "tiny"])
-    with pytest.warns(UserWarning, match=r"kept for training first: \['tiny'\]"):
+    with pytest.warns(UserWarning, match=r"kept them for training first: 'tiny' \(1 image\): no test, no val"):
         parts = images.split(val=0.25, test=0.25, seed=0)
     assert parts.train.counts["tiny"] == 1 and parts.test.counts["tiny"] == 0
 
@@ -225,3 +246,25 @@ def test_real_caltech101(caltech_dir: Path) -> None:
     pixels = next(subset.to_dataset(1, image_size=64).as_numpy_iterator())[0]
     assert pixels.shape == (1, 64, 64, 3)
     np.testing.assert_array_equal(pixels[..., 0], pixels[..., 2])
+
+
+def test_split_warning_names_exactly_the_classes_and_splits_missed() -> None:
+    labels = [0] + [1] * 2 + [2] * 10
+    images = ImageSet([f"{i}.jpg" for i in range(len(labels))], labels, ["one", "two", "ten"])
+    with pytest.warns(UserWarning) as record:
+        images.split(val=0.1, test=0.2, seed=0)
+    message = str(record[0].message)
+    assert message.startswith("2 classes have too few images")
+    assert "'one' (1 image): no test, no val" in message
+    assert "'two' (2 images): no val" in message
+    assert "'ten'" not in message
+    # Without validation a 2-image class fits (1 train, 1 test): only 'one' is named.
+    with pytest.warns(UserWarning) as record:
+        images.split(val=0.0, test=0.2, seed=0)
+    assert "'one' (1 image): no test" in str(record[0].message)
+    assert "'two'" not in str(record[0].message)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        images.subset(np.flatnonzero(np.asarray(labels) == 2)).split(val=0.1, test=0.2)

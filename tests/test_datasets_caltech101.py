@@ -132,3 +132,42 @@ def test_local_copy_layout_is_checked(tmp_path: Path) -> None:
 def test_real_local_copy(caltech_dir: Path) -> None:
     assert fetch_caltech101(caltech_dir) == caltech_dir
     assert fetch_caltech101(caltech_dir.parent) == caltech_dir
+
+
+def test_load_caltech101_sends_cache_dir_and_verbose_to_the_download_and_the_scan(
+    tmp_path: Path, capsys: pytest.CaptureFixture,
+) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from tlkit._storage import default_cache_dir
+    from tlkit.datasets import load_caltech101
+
+    cache = tmp_path / "my-cache"
+    root = cache / "caltech101" / "101_ObjectCategories"
+    for i in range(101):
+        (root / f"class_{i:03d}").mkdir(parents=True)
+        Image.fromarray(np.full((4, 4, 3), i, "uint8")).save(root / f"class_{i:03d}" / "a.png")
+    default_scans = default_cache_dir() / "scans"
+    before = set(default_scans.glob("*.json")) if default_scans.is_dir() else set()
+    # download=False: it can only succeed by looking in cache_dir for the archive's folder.
+    folder = load_caltech101(cache_dir=cache, download=False, verbose=0)
+    assert folder.root == root and len(folder) == 101
+    assert list((cache / "scans").glob("*.json")), "the scan results went elsewhere"
+    after = set(default_scans.glob("*.json")) if default_scans.is_dir() else set()
+    assert after == before  # nothing written to the default cache folder
+    assert capsys.readouterr().err == ""  # verbose=0: no progress bar anywhere
+
+
+def test_download_file_never_replaces_a_file_it_cannot_vouch_for(tmp_path: Path) -> None:
+    source = tmp_path / "src.bin"
+    source.write_bytes(b"new")
+    mine = tmp_path / "mine.bin"
+    mine.write_bytes(b"my own data")
+    with pytest.raises(FileExistsError, match="no md5 was given.*it is kept"):
+        download_file(source.as_uri(), mine, verbose=0)
+    with pytest.raises(FileExistsError, match="its MD5 differs"):
+        download_file(source.as_uri(), mine, md5=hashlib.md5(b"new").hexdigest(), verbose=0)
+    assert mine.read_bytes() == b"my own data"
+    download_file(source.as_uri(), mine, verbose=0, overwrite=True)
+    assert mine.read_bytes() == b"new"

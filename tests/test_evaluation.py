@@ -263,7 +263,7 @@ def test_reliability_needs_scores() -> None:
     report = EvaluationReport.from_predictions([0, 1], [0, 1], class_names=["a", "b"])
     with pytest.raises(ValueError, match="needs scores"):
         report.plot_reliability()
-    with pytest.raises(ValueError, match="normalize must be"):
+    with pytest.raises(ValueError, match="Unknown normalize"):
         report.confusion_matrix("all")
 
 

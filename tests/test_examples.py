@@ -31,8 +31,9 @@ def test_flagship_quick_run_writes_every_output(
     assert metrics["test_accuracy"] > 0.8
     assert metrics["validation_accuracy"] > 0.8
     assert metrics["validation_images"] > 0
-    assert 0.0 <= metrics["validation_mean_per_class_accuracy"] <= 1.0
-    assert metrics["allocator"] == flagship.allocator_in_use()
+    assert metrics["validation_mean_per_class_accuracy"] > 0.8
+    assert metrics["test_mean_per_class_accuracy"] > 0.8
+    assert metrics["allocator"] in {"tcmalloc", "jemalloc", "system", "unknown"}
     assert set(metrics["wall_seconds"]) == {"data", "feature_extraction", "head_training",
                                             "fine_tuning", "evaluation", "total"}
     assert [e["top_blocks"] for e in metrics["unfreeze_events"]] == [2]
@@ -71,28 +72,6 @@ def test_flagship_rejects_bad_arguments(
         flagship.parse_args([*argv, "--output-dir", str(tmp_path / "new")])
     assert info.value.code == 2
     assert message in capsys.readouterr().err
-
-
-def test_flagship_names_the_allocator_it_runs_with(
-    load_script: LoadScript, monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    flagship = load_script("examples/caltech101_mobilenetv2.py")
-    maps = {"tc": "7f00-7f01 r-xp 0 08:01 1 /usr/lib/libtcmalloc_minimal.so.4\n",
-            "glibc": "7f00-7f01 r-xp 0 08:01 1 /usr/lib/x86_64-linux-gnu/libc.so.6\n"}
-    real_read_text = Path.read_text
-
-    def fake_read_text(self: Path, *args: object, **kwargs: object) -> str:
-        if str(self) == "/proc/self/maps":
-            if maps["now"] is None:
-                raise FileNotFoundError(str(self))
-            return maps["now"]
-        return real_read_text(self, *args, **kwargs)
-
-    monkeypatch.setattr(Path, "read_text", fake_read_text)
-    for now, expected in ((maps["tc"], "tcmalloc"), (maps["glibc"], "system"),
-                          (None, "unknown")):
-        maps["now"] = now
-        assert flagship.allocator_in_use() == expected
 
 
 def test_flagship_refuses_an_output_dir_with_a_previous_run(

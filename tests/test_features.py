@@ -131,3 +131,29 @@ def test_fit_head_trains_a_logits_head_on_the_logits_loss() -> None:
     logits = np.asarray(head(x))
     assert logits.min() < 0.0  # really logits, not probabilities
     assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+def test_augmented_views_differ_from_each_other_and_repeat_for_a_seed(tmp_path: Path) -> None:
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(6):
+        path = tmp_path / f"{i}.png"
+        Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(path)
+        paths.append(str(path))
+    images = ImageSet(paths, [0, 1] * 3, ["a", "b"])
+    # A "backbone" that returns its pixels, so the features are the augmented images.
+    inputs = keras.Input((32, 32, 3))
+    pixels = keras.Model(inputs, keras.layers.Flatten()(inputs))
+    policy = AugmentationPolicy(flip=None, rotation=0.2, zoom=0.2, seed=3)
+
+    def views() -> np.ndarray:
+        features, _ = extract_features(pixels, images, batch_size=4, augmented_views=2,
+                                       augment=policy, verbose=0)
+        return features.reshape(3, len(images), -1)
+
+    clean, first, second = views()
+    assert not np.allclose(clean, first)
+    assert not np.allclose(first, second), "two augmented views were the same"
+    np.testing.assert_array_equal(np.stack([clean, first, second]), views())  # reproducible

@@ -7,7 +7,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from _helpers import calibrate_batch_norm
+from _helpers import Interrupt, calibrate_batch_norm
 
 from tlkit import (
     ClassifierHead,
@@ -158,16 +158,6 @@ def test_state_resets_across_fit_calls() -> None:
     assert _changed(snaps.states[0], snaps.states[1], paths) == []
 
 
-class _Interrupt(keras.callbacks.Callback):
-    def __init__(self, at_epoch: int) -> None:
-        super().__init__()
-        self.at_epoch = at_epoch
-
-    def on_epoch_begin(self, epoch, logs=None) -> None:  # noqa: ANN001
-        if epoch == self.at_epoch:
-            raise RuntimeError("simulated interruption")
-
-
 def _trainable_state(model: keras.Model) -> tuple[list[str], float]:
     return sorted(w.path for w in model.trainable_weights), float(model.optimizer.learning_rate)
 
@@ -185,7 +175,7 @@ def test_resumed_run_ends_in_the_same_trainable_state(tmp_path: Path) -> None:
     backbone, model = _model()
     with pytest.raises(RuntimeError, match="simulated"):
         model.fit(x, y, epochs=4, batch_size=4, verbose=0, callbacks=[
-            GradualUnfreeze(backbone, schedule, lr_scale=0.1, verbose=0), backup, _Interrupt(2)])
+            GradualUnfreeze(backbone, schedule, lr_scale=0.1, verbose=0), backup, Interrupt(2)])
 
     # A new process would rebuild and recompile the model: do the same.
     backbone, model = _model(seed=1)
@@ -279,3 +269,56 @@ def test_backbone_must_be_part_of_the_trained_model() -> None:
     x, y = _data()
     with pytest.raises(ValueError, match="is not part of the model"):
         model.fit(x, y, epochs=1, verbose=0, callbacks=[GradualUnfreeze(other, {0: 1})])
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_gradual_unfreeze_under_mixed_precision(policy: str) -> None:
+    """The LossScaleOptimizer path (float16) and the plain one (bfloat16): newly unfrozen
+    kernels move, frozen ones and their batch-norm statistics do not, the loss scale is kept."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        keras.utils.set_random_seed(0)
+        backbone = build_backbone("tiny_test_net", image_size=16, weights=None)
+        model = build_classifier(backbone, ClassifierHead(2, hidden_units=()))
+        model.compile(optimizer=keras.optimizers.Adam(1e-2),
+                      loss="sparse_categorical_crossentropy")
+        base = backbone.get_layer("tiny_test_net")
+        watched = {name: base.get_layer(name) for name in ("stem_conv", "block1_bn", "block2_conv")}
+        seen: dict[str, object] = {}
+
+        class Watch(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+                if epoch == 0:
+                    seen["weights"] = {n: [np.array(w) for w in layer.get_weights()]
+                                       for n, layer in watched.items()}
+                    if policy == "mixed_float16":  # as if overflows had halved it 5 times
+                        self.model.optimizer.dynamic_scale.assign(1024.0)
+                    seen["scale"] = _loss_scale(self.model.optimizer)
+
+            def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+                if epoch == 1:  # after GradualUnfreeze replaced the optimizer
+                    seen["optimizer"] = self.model.optimizer
+                    seen["scale_after"] = _loss_scale(self.model.optimizer)
+
+        rng = np.random.default_rng(0)
+        x = rng.uniform(0, 255, (16, 16, 16, 3)).astype("float32")
+        y = rng.integers(0, 2, 16)
+        model.fit(x, y, epochs=2, batch_size=8, verbose=0,
+                  callbacks=[GradualUnfreeze(backbone, {0: 0, 1: 1}, verbose=0), Watch()])
+        after = {n: [np.array(w) for w in layer.get_weights()] for n, layer in watched.items()}
+        assert not np.allclose(after["block2_conv"][0], seen["weights"]["block2_conv"][0])
+        for frozen in ("stem_conv", "block1_bn"):  # frozen kernel; frozen BN statistics
+            for got, want in zip(after[frozen], seen["weights"][frozen]):
+                np.testing.assert_array_equal(got, want)
+        is_scaled = isinstance(seen["optimizer"], keras.optimizers.LossScaleOptimizer)
+        assert is_scaled == (policy == "mixed_float16")
+        assert seen["scale_after"] == seen["scale"]
+        assert seen["scale"] == (1024.0 if policy == "mixed_float16" else None)
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def _loss_scale(optimizer: keras.optimizers.Optimizer) -> float | None:
+    scale = getattr(optimizer, "dynamic_scale", None)
+    return None if scale is None else float(scale)

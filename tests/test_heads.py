@@ -9,6 +9,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from _helpers import calibrate_batch_norm
 
 from tlkit import ClassifierHead, build_backbone, build_classifier
 
@@ -99,11 +100,24 @@ def test_build_classifier_freezes_backbone_batch_norm() -> None:
 
 def test_build_classifier_augmentation_only_in_training() -> None:
     backbone = build_backbone("mobilenet_v2", image_size=SMALL[:2], weights=None, pooling="avg")
+    x = np.random.default_rng(0).uniform(0, 255, (16, *SMALL)).astype("float32")
+    calibrate_batch_norm(backbone, x)  # a random backbone's features are otherwise constant
     flip = keras.layers.RandomFlip("horizontal", seed=1)
-    model = build_classifier(backbone, ClassifierHead(3, dropout=0.0), augment=flip)
+    head = ClassifierHead(3, dropout=0.0)  # no dropout: only the augmentation differs
+    model = build_classifier(backbone, head, augment=flip)
+    plain = build_classifier(backbone, head)  # same backbone and head, no augmentation
     assert any(isinstance(l, keras.layers.RandomFlip) for l in model.layers)
-    x = np.random.default_rng(0).uniform(0, 255, (4, *SMALL)).astype("float32")
-    np.testing.assert_allclose(model(x, training=False), model(x, training=False))
+    # Inference: the augmentation is the identity.
+    np.testing.assert_allclose(model(x, training=False), plain(x, training=False), atol=1e-6)
+    # Training: some images are mirrored, so the outputs change (batch norm stays frozen,
+    # so the flip is the only difference), and exactly as for the mirrored pixels.
+    trained = np.asarray(model(x, training=True))
+    assert not np.allclose(trained, np.asarray(plain(x, training=False)), atol=1e-6)
+    mirrored = np.asarray(plain(x[:, :, ::-1, :], training=False))
+    unchanged = np.asarray(plain(x, training=False))
+    per_image = [np.allclose(t, m, atol=1e-5) or np.allclose(t, u, atol=1e-5)
+                 for t, m, u in zip(trained, mirrored, unchanged)]
+    assert all(per_image)
 
     class Policy:
         def as_layer(self) -> keras.layers.Layer:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
-from _helpers import calibrate_batch_norm
+from _helpers import Interrupt, calibrate_batch_norm
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -172,3 +174,45 @@ def test_apply_before_fit_and_with_a_bad_alpha() -> None:
         mixer.apply(2.0)
     for value, expected in zip(_values(model), before):  # nothing changed by the refusal
         np.testing.assert_array_equal(value, expected)
+
+
+def test_a_resumed_fit_mixes_with_the_weights_the_first_run_started_from(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("int32")
+
+    def model(seed: int) -> keras.Model:
+        keras.utils.set_random_seed(seed)
+        net = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"),
+                                keras.layers.Dense(2, activation="softmax")])
+        net.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+        return net
+
+    def fit(net: keras.Model, callbacks: list) -> None:
+        net.fit(x, y, epochs=4, batch_size=8, shuffle=False, verbose=0, callbacks=callbacks)
+
+    expected = model(0)
+    fit(expected, [WeightInterpolation(0.5, verbose=0)])
+
+    backup = tmp_path / "backup"
+    first = model(0)
+    with pytest.raises(RuntimeError, match="simulated"):
+        fit(first, [keras.callbacks.BackupAndRestore(str(backup)),
+                    WeightInterpolation(0.5, backup_dir=backup, verbose=0), Interrupt(2)])
+    assert (backup / "weight_interpolation_start.npz").is_file()
+    # A new process rebuilds the model (other initial weights) and resumes from the backup.
+    resumed = model(1)
+    mixer = WeightInterpolation(0.5, backup_dir=backup, verbose=0)
+    fit(resumed, [keras.callbacks.BackupAndRestore(str(backup)), mixer])
+    for got, want in zip(resumed.get_weights(), expected.get_weights()):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert not (backup / "weight_interpolation_start.npz").exists()  # finished: cleaned up
+    # Without backup_dir the resumed run mixes with mid-run weights: not the same model.
+    lost = tmp_path / "lost"
+    with pytest.raises(RuntimeError):
+        fit(model(0), [keras.callbacks.BackupAndRestore(str(lost)),
+                       WeightInterpolation(0.5, verbose=0), Interrupt(2)])
+    forgetful = model(1)
+    fit(forgetful, [keras.callbacks.BackupAndRestore(str(lost)), WeightInterpolation(0.5, verbose=0)])
+    assert not all(np.allclose(a, b, atol=1e-4)
+                   for a, b in zip(forgetful.get_weights(), expected.get_weights()))

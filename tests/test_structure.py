@@ -256,3 +256,11 @@ def test_numpy_integers_are_accepted_where_ints_are() -> None:
     assert len(parts.test) == 2
     weights = tlkit.compute_class_weights([0, 1, 1], num_classes=np.int64(3), missing="zero")
     assert set(weights) == {0, 1, 2}
+
+
+def test_nothing_but_the_library_is_shipped_in_the_package() -> None:
+    """Files inside src/tlkit are installed with it: no test fixtures there."""
+    shipped = [p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*") if p.is_file()
+               and "__pycache__" not in p.parts]
+    assert "conftest.py" not in {Path(p).name for p in shipped}
+    assert not [p for p in shipped if not p.endswith(".py")], shipped

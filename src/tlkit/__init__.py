@@ -11,6 +11,7 @@ import os as _os
 
 _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+from tlkit._version import __version__  # noqa: E402
 from tlkit.augment import AugmentationLayer, AugmentationPolicy  # noqa: E402
 from tlkit.backbones import (  # noqa: E402
     INPUT_NAME,
@@ -39,8 +40,7 @@ from tlkit.finetune import GradualUnfreeze, freeze, unfreeze  # noqa: E402
 from tlkit.heads import ClassifierHead, build_classifier  # noqa: E402
 from tlkit.interpolation import WeightInterpolation  # noqa: E402
 from tlkit.schedules import ShiftedSchedule  # noqa: E402
-
-__version__ = "0.1.0.dev0"
+from tlkit.workflow import TrainingOptions, TrainingRun, train  # noqa: E402
 
 __all__ = [
     "INPUT_NAME",
@@ -56,6 +56,8 @@ __all__ = [
     "Preprocessing",
     "ShiftedSchedule",
     "Split",
+    "TrainingOptions",
+    "TrainingRun",
     "WeightInterpolation",
     "__version__",
     "backbone_blocks",
@@ -76,6 +78,7 @@ __all__ = [
     "plot_reliability",
     "register_backbone",
     "save_report",
+    "train",
     "unfreeze",
     "unregister_backbone",
 ]

@@ -1,13 +1,14 @@
 """Private: predict a labelled dataset in one pass, with optional flip test-time augmentation.
 
-Prediction runs through ONE traced function whose batch dimension is unknown, so the
-last, smaller batch and the mirrored copies reuse the same graph. (Calling
-``model.predict_on_batch`` per batch traced a new function for every new shape and
-made TensorFlow warn about retracing.)
+Prediction runs through ONE traced function per model whose batch dimension is unknown,
+so the last, smaller batch and the mirrored copies reuse the same graph, and so do later
+calls with the same model. (Calling ``model.predict_on_batch`` per batch traced a new
+function for every new shape and made TensorFlow warn about retracing.)
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -16,10 +17,26 @@ import tensorflow as tf
 
 from tlkit._progress import progress_bar
 
+# One traced function per (model, flip, image shape, dtype), kept while the model lives:
+# TensorFlow counts traces of the same code across functions and warns after five.
+_TRACED: weakref.WeakKeyDictionary[Any, dict[tuple, Callable[[Any], Any]]] = \
+    weakref.WeakKeyDictionary()
+
 
 def _traced_predict(model: Any, example: Any, flip: bool) -> Callable[[Any], Any]:
     """A ``tf.function`` of ``model`` for batches shaped like ``example`` (any batch size)."""
     spec = tf.TensorSpec([None, *example.shape[1:]], tf.as_dtype(example.dtype))
+    key = (flip, tuple(spec.shape.as_list()), spec.dtype.name)
+    try:
+        cache = _TRACED.setdefault(model, {})
+    except TypeError:  # not weak-referenceable: trace for this call only
+        cache = {}
+    if key not in cache:
+        cache[key] = _trace(model, spec, flip)
+    return cache[key]
+
+
+def _trace(model: Any, spec: tf.TensorSpec, flip: bool) -> Callable[[Any], Any]:
 
     @tf.function(input_signature=[spec])
     def predict(x: tf.Tensor) -> tf.Tensor:

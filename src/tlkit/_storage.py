@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from tlkit._checks import check_bool
 from tlkit._progress import progress_bar
 
 __all__ = ["default_cache_dir", "download_file", "md5sum"]
@@ -44,12 +45,14 @@ def download_file(
     md5: str | None = None,
     verbose: int = 1,
     timeout: float = 60.0,
+    overwrite: bool = False,
 ) -> Path:
     """Download ``url`` to ``destination`` with a progress bar and an optional MD5 check.
 
     The file is written to a temporary name beside ``destination`` and renamed only
     when complete and verified, so an interrupted download never looks finished.
-    An existing ``destination`` whose checksum matches is reused without download.
+    An existing ``destination`` whose checksum matches ``md5`` is reused without
+    download; any other existing file is kept unless ``overwrite`` is true.
 
     Args:
         url: ``http(s)://`` or ``file://`` address.
@@ -57,6 +60,7 @@ def download_file(
         md5: Expected MD5 hex digest, or ``None`` to skip the check.
         verbose: ``1`` shows a progress bar, ``0`` is silent.
         timeout: Seconds to wait for the server.
+        overwrite: Replace an existing ``destination`` that ``md5`` does not vouch for.
 
     Returns:
         The path of the downloaded file.
@@ -64,6 +68,8 @@ def download_file(
     Raises:
         ConnectionError: The address cannot be reached (the message says so).
         ValueError: The downloaded file's checksum differs from ``md5``.
+        FileExistsError: ``destination`` exists, ``md5`` does not match it (or is
+            ``None``), and ``overwrite`` is false.
 
     Example:
         >>> import pathlib, tempfile
@@ -78,8 +84,15 @@ def download_file(
         b'tlkit'
     """
     destination = Path(destination)
-    if destination.is_file() and md5 is not None and md5sum(destination) == md5:
-        return destination
+    if destination.exists():
+        if md5 is not None and destination.is_file() and md5sum(destination) == md5:
+            return destination
+        if not check_bool("overwrite", overwrite):
+            why = "no md5 was given to check it" if md5 is None else "its MD5 differs from md5"
+            raise FileExistsError(
+                f"destination={str(destination)!r} exists and {why}; it is kept. Pass "
+                f"overwrite=True to replace it, or another destination."
+            )
     destination.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp_name = tempfile.mkstemp(prefix=destination.name, suffix=".part",
                                         dir=destination.parent)

@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from tlkit._checks import check_fraction, check_int, unknown_name_error, value_error
+from tlkit.data import ImageSet
 
 __all__ = ["class_counts", "compute_class_weights"]
 
@@ -25,7 +26,9 @@ def _labels_from_dataset(dataset: tf.data.Dataset) -> np.ndarray:
         )
     only_labels = dataset.map(lambda *element: element[1])
     options = tf.data.Options()
-    # Let tf.data fuse the selection into upstream maps so unused work can be pruned.
+    # Map fusion lets tf.data prune upstream work the labels do not need, but only up to
+    # the nearest batch: a to_dataset() pipeline still decodes every image. An ImageSet's
+    # labels are read without any of it (see _to_label_array).
     options.experimental_optimization.map_fusion = True
     only_labels = only_labels.with_options(options)
     parts = [np.asarray(batch) for batch in only_labels.as_numpy_iterator()]
@@ -37,8 +40,10 @@ def _labels_from_dataset(dataset: tf.data.Dataset) -> np.ndarray:
 
 
 def _to_label_array(labels: Any) -> np.ndarray:
-    """Return labels as a 1-D int64 array, accepting ints, one-hot rows or a tf.data.Dataset."""
-    if isinstance(labels, tf.data.Dataset):
+    """Return labels as a 1-D int64 array from ints, one-hot rows, an ImageSet or a Dataset."""
+    if isinstance(labels, ImageSet):
+        array = labels.labels  # no image is decoded
+    elif isinstance(labels, tf.data.Dataset):
         array = _labels_from_dataset(labels)
     elif isinstance(labels, (str, bytes)) or not (
         isinstance(labels, (Sequence, np.ndarray)) or hasattr(labels, "__array__")
@@ -92,7 +97,8 @@ def class_counts(labels: Any, *, num_classes: int | None = None) -> np.ndarray:
     Args:
         labels: Integer class indices, one-hot rows, or a ``tf.data.Dataset`` of
             ``(x, y)`` (batched or not).
-        num_classes: Number of classes; default ``max(label) + 1``.
+        num_classes: Number of classes; default ``max(label) + 1`` (an ImageSet's
+            number of classes).
 
     Returns:
         An int64 array of length ``num_classes``.
@@ -108,6 +114,8 @@ def class_counts(labels: Any, *, num_classes: int | None = None) -> np.ndarray:
     """
     array = _to_label_array(labels)
     largest = int(array.max())
+    if num_classes is None and isinstance(labels, ImageSet):
+        num_classes = labels.num_classes  # its empty classes count too
     if num_classes is None:
         num_classes = largest + 1
     else:
@@ -144,13 +152,17 @@ def compute_class_weights(
     ``fit(class_weight=...)`` needs with ``tf.data`` input.
 
     Args:
-        labels: Integer class indices (array or list), one-hot rows, or a
+        labels: Integer class indices (array or list), one-hot rows, an
+            :class:`tlkit.ImageSet` (its labels are read, no image is decoded, and
+            ``num_classes`` defaults to its number of classes), or a
             ``tf.data.Dataset`` yielding ``(x, y)`` or ``(x, y, sample_weight)``,
-            batched or not. Only the labels are read from a dataset: tlkit turns on
-            tf.data's map fusion so that upstream stateless work the labels do not
-            need (e.g. ``decode_jpeg`` in a ``map``) is pruned, not run.
+            batched or not. A dataset is iterated to read its labels; tf.data's map
+            fusion prunes unused upstream work only up to the nearest batch, so for a
+            dataset from :meth:`tlkit.ImageSet.to_dataset` every image is decoded (10 s for Caltech-101's 8,677 images on 2 CPU
+            cores, against 0.3 ms from the ImageSet), so pass the ImageSet instead.
         method: ``"balanced"``, ``"inverse_sqrt"`` or ``"effective_number"``.
-        num_classes: Number of classes; default ``max(label) + 1``.
+        num_classes: Number of classes; default ``max(label) + 1`` (an ImageSet's
+            number of classes).
         beta: For ``"effective_number"``, in ``[0, 1)``.
         normalize: Scale weights so the weighted mean over samples is 1.
         missing: What to do with a class that has no samples: ``"error"`` (raise,

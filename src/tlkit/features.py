@@ -11,6 +11,7 @@ of the pixels, so the head predicts the same either way.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import keras
@@ -128,7 +129,7 @@ def extract_features(
         passes = []
         for view in range(1 + augmented_views):
             dataset = images.to_dataset(batch_size, image_size=size, resize=resize,
-                                        augment=augment if view else None)
+                                        augment=_view_augment(augment, view) if view else None)
             name = "clean" if view == 0 else f"augmented {view}/{augmented_views}"
             features, _ = predict_with_labels(extractor, dataset, argument="images",
                                               verbose=verbose, desc=f"Features ({name})")
@@ -143,6 +144,21 @@ def extract_features(
                                                verbose=verbose, desc="Features")
         return features.astype(np.float32), labels.astype(np.int64)
     raise type_error("images", images, "a tlkit ImageSet or a tf.data.Dataset")
+
+
+def _view_augment(augment: Any, view: int) -> Any:
+    """The augmentation of augmented view ``view`` (1-based).
+
+    Each view builds its augmentation layer afresh, so a seeded policy would draw the
+    same transforms for every view. A seeded policy therefore gets its own seed per view
+    (view 1 keeps the policy's seed): views differ from each other and stay reproducible.
+    A Keras layer is used as it is.
+    """
+    seed = getattr(augment, "seed", None)
+    if view > 1 and seed is not None and dataclasses.is_dataclass(augment):
+        # Far apart: a policy uses seed, seed + 1, ... for its transforms.
+        return dataclasses.replace(augment, seed=seed + 10_007 * (view - 1))
+    return augment
 
 
 def fit_head(

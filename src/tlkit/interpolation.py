@@ -11,14 +11,18 @@ at no cost at inference: the result is one model of the same shape.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
 
-from tlkit._checks import check_number
+from tlkit._checks import check_int, check_number, type_error
 
 __all__ = ["WeightInterpolation"]
+
+_START_FILE = "weight_interpolation_start.npz"
 
 
 def _check_alpha(alpha: Any) -> float:
@@ -49,9 +53,17 @@ class WeightInterpolation(keras.callbacks.Callback):
     fine-tuned model. On Caltech-101 with MobileNetV2 (seed 0), ``alpha=0.5`` raised
     the test accuracy of a three-epoch fine-tuning from 95.16 % to 95.45 %.
 
+    Resuming: with ``keras.callbacks.BackupAndRestore`` an interrupted ``fit()``
+    restarts from mid-run weights, which are not the weights to mix with. Give
+    ``backup_dir`` (the BackupAndRestore folder is a good choice): the start weights are
+    kept there as ``weight_interpolation_start.npz`` until ``fit()`` ends, and a resumed
+    ``fit()`` mixes with them, as an uninterrupted run would.
+
     Args:
         alpha: Share of the fine-tuned weights: ``1.0`` keeps them unchanged,
             ``0.0`` restores the weights ``fit()`` started from.
+        backup_dir: Folder where the start weights are kept for a resumed ``fit()``
+            (``None``: in memory only).
         verbose: Print a line when the weights are mixed.
 
     Attributes:
@@ -82,10 +94,14 @@ class WeightInterpolation(keras.callbacks.Callback):
         True
     """
 
-    def __init__(self, alpha: float = 0.5, *, verbose: int = 1) -> None:
+    def __init__(self, alpha: float = 0.5, *,
+                 backup_dir: str | os.PathLike[str] | None = None, verbose: int = 1) -> None:
         super().__init__()
         self.alpha = _check_alpha(alpha)
-        self.verbose = int(verbose)
+        if backup_dir is not None and not isinstance(backup_dir, (str, os.PathLike)):
+            raise type_error("backup_dir", backup_dir, "None or a folder path")
+        self.backup_dir = None if backup_dir is None else Path(backup_dir)
+        self.verbose = check_int("verbose", verbose, minimum=0)
         self.variables: list[Any] = []
         self.start_weights: list[np.ndarray] = []
         self.end_weights: list[np.ndarray] = []
@@ -93,14 +109,42 @@ class WeightInterpolation(keras.callbacks.Callback):
     def _snapshot(self) -> list[np.ndarray]:
         return [np.array(keras.ops.convert_to_numpy(v)) for v in self.variables]
 
+    @property
+    def _start_file(self) -> Path | None:
+        return None if self.backup_dir is None else self.backup_dir / _START_FILE
+
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self.variables = [v for v in self.model.weights if _is_float(v)]
         self.start_weights = self._snapshot()
         self.end_weights = []
+        path = self._start_file
+        if path is None:
+            return
+        if path.is_file():  # a resumed fit(): mix with the weights the first run started from
+            with np.load(path) as saved:
+                kept = [saved[f"w{i}"] for i in range(len(saved.files))]
+            if [k.shape for k in kept] != [w.shape for w in self.start_weights]:
+                raise ValueError(
+                    f"{str(path)!r} holds start weights of another model ({len(kept)} arrays, "
+                    f"the model has {len(self.start_weights)}); remove it or use another "
+                    f"backup_dir."
+                )
+            self.start_weights = [k.astype(w.dtype) for k, w in zip(kept, self.start_weights)]
+            if self.verbose:
+                print(f"WeightInterpolation: resumed with the start weights in {str(path)!r}")
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # float32 holds float16 and bfloat16 exactly (np.savez cannot store bfloat16).
+            tmp = path.with_suffix(".tmp.npz")
+            np.savez(tmp, **{f"w{i}": w.astype(np.float32)
+                             for i, w in enumerate(self.start_weights)})
+            tmp.replace(path)
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         self.end_weights = self._snapshot()
         self.apply(self.alpha)
+        if self._start_file is not None:
+            self._start_file.unlink(missing_ok=True)  # the run finished: nothing to resume
         if self.verbose:
             moved = sum(
                 not np.array_equal(start, end)

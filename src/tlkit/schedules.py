@@ -93,6 +93,11 @@ def replace_optimizer(model: keras.Model, scale: float) -> keras.optimizers.Opti
             rate = float(keras.ops.convert_to_numpy(old_inner.learning_rate))
             new_inner.learning_rate = rate * scale
         new.build(model.trainable_variables)
+        # Mixed precision: keep the loss scale the old optimizer had grown or shrunk to,
+        # or the new one would start again from initial_scale (and skip steps to find it).
+        for name in ("dynamic_scale", "step_counter"):
+            if hasattr(old, name) and hasattr(new, name):
+                getattr(new, name).assign(getattr(old, name))
     model.optimizer = new
     # Keras saves the optimizer given to compile(); point that record at the new one so a
     # saved model restores this optimizer (and its schedule), not the replaced one.

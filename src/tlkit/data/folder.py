@@ -19,10 +19,10 @@ from typing import Any
 
 import pandas as pd
 
-from tlkit._checks import unknown_name_error
+from tlkit._checks import check_bool, check_int, type_error, unknown_name_error
 from tlkit._progress import progress_bar
 from tlkit._storage import default_cache_dir
-from tlkit.data.formats import check_decodes, check_header
+from tlkit.data.formats import UNREADABLE, check_decodes, check_header, is_content_verdict
 from tlkit.data.imageset import ImageSet
 
 __all__ = ["ImageFolder"]
@@ -97,6 +97,16 @@ class ImageFolder(ImageSet):
         cache_dir: str | os.PathLike[str] | None | bool = None,
         verbose: int = 1,
     ) -> None:
+        if not isinstance(root, (str, os.PathLike)):
+            raise type_error("root", root, "a folder path (str or os.PathLike)")
+        check_bool("strict", strict)
+        check_bool("verify", verify)
+        if workers is not None:
+            workers = check_int("workers", workers, minimum=1)
+        verbose = check_int("verbose", verbose, minimum=0)
+        if cache_dir is not None and cache_dir is not False \
+                and not isinstance(cache_dir, (str, os.PathLike)):
+            raise type_error("cache_dir", cache_dir, "None, False or a folder path")
         self.root = Path(root)
         if not self.root.is_dir():
             raise FileNotFoundError(
@@ -171,7 +181,7 @@ class ImageFolder(ImageSet):
                 st = os.stat(path)
                 stats[path] = (st.st_size, st.st_mtime_ns)
             except OSError as error:
-                results[i] = f"unreadable: {error.strerror or error}"
+                results[i] = f"{UNREADABLE}{error.strerror or error}"
                 continue
             entry = cached.get(path)
             if entry is not None and tuple(entry[:2]) == stats[path]:
@@ -187,7 +197,10 @@ class ImageFolder(ImageSet):
                                                         unit="file", verbose=verbose)):
                     results[i] = reason
         if cache_path is not None and todo:
-            files = {p: [*stats[p], results[i]] for i, p in enumerate(paths) if p in stats}
+            # Only verdicts about content are kept: a file that could not be read this time
+            # (permissions, I/O, still being copied) is checked again on the next scan.
+            files = {p: [*stats[p], results[i]] for i, p in enumerate(paths)
+                     if p in stats and is_content_verdict(results[i])}
             try:
                 cache_path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = cache_path.with_suffix(".tmp")

@@ -6,6 +6,11 @@ import tensorflow as tf
 
 __all__ = ["detect_image_format"]
 
+UNREADABLE = "unreadable: "
+"""Prefix of the reasons that say the file could not be READ (permissions, I/O, a file
+still being copied): a fact about this moment, not about the file's content, so it is
+never cached (see :func:`is_content_verdict`)."""
+
 _MAGIC = (
     (b"\xff\xd8\xff", "jpeg"),
     (b"\x89PNG\r\n\x1a\n", "png"),
@@ -36,15 +41,13 @@ def detect_image_format(header: bytes) -> str | None:
     return None
 
 
-
-
 def sniff(path: str) -> tuple[str | None, str | None]:
     """Return ``(format, None)`` for an image file by its first bytes, else ``(None, reason)``."""
     try:
         with open(path, "rb") as handle:
             header = handle.read(16)
     except OSError as error:
-        return None, f"unreadable: {error.strerror or error}"
+        return None, f"{UNREADABLE}{error.strerror or error}"
     if not header:
         return None, "empty file"
     kind = detect_image_format(header)
@@ -63,11 +66,17 @@ def check_decodes(path: str) -> str | None:
         return problem
     try:
         image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
-    except (tf.errors.InvalidArgumentError, tf.errors.OpError) as error:
+    except tf.errors.InvalidArgumentError as error:  # the bytes are not a valid image
         message = str(error.message if hasattr(error, "message") else error).split("\n")[0]
         return f"cannot decode {kind}: {message[:120]}"
+    except tf.errors.OpError as error:  # reading failed (not found, permission, I/O)
+        message = str(error.message if hasattr(error, "message") else error).split("\n")[0]
+        return f"{UNREADABLE}{message[:120]}"
     if image.shape[0] == 0 or image.shape[1] == 0:
         return f"{kind} has no pixels"
     return None
 
 
+def is_content_verdict(reason: str | None) -> bool:
+    """Whether a check's result is about the file's content (and so may be cached)."""
+    return reason is None or not reason.startswith(UNREADABLE)

@@ -124,7 +124,8 @@ class ImageSet:
         validation, at least one each when the fraction is above 0 and the class has
         an image to spare; the rest train. So every class is in every split when it
         has at least 3 images (2 without validation); a smaller class keeps its
-        images for train first, then test, and a warning names it. The split
+        images for train first, then test, and a warning names it and the splits it
+        misses. The split
         depends only on ``seed`` and the files, and the parts are disjoint and cover
         the set.
 
@@ -158,8 +159,8 @@ class ImageSet:
         groups = [np.flatnonzero(self.labels == c) for c in range(self.num_classes)] if stratify \
             else [np.arange(len(self))]
         parts: dict[str, list[np.ndarray]] = {"train": [], "val": [], "test": []}
-        short = []
-        for members in groups:
+        short: list[str] = []  # "name (n images): no test, no val", per class that misses a split
+        for index, members in enumerate(groups):
             members = rng.permutation(members)
             n = members.size
             if n == 0:
@@ -173,16 +174,20 @@ class ImageSet:
             # Train keeps at least one image, then test, then validation.
             n_test = min(n_test, n - 1)
             n_val = min(n_val, n - 1 - n_test)
-            if (test > 0 and n_test == 0) or (val > 0 and n_val == 0):
-                short.append(n)
+            missed = [name for name, asked, got in (("test", test, n_test), ("val", val, n_val))
+                      if asked > 0 and got == 0]
+            if missed and stratify:
+                short.append(f"{self.class_names[index]!r} ({n} image{'s' * (n != 1)}): "
+                             + ", ".join(f"no {name}" for name in missed))
             parts["test"].append(members[:n_test])
             parts["val"].append(members[n_test:n_test + n_val])
             parts["train"].append(members[n_test + n_val:])
-        if short and stratify:
-            small = [self.class_names[c] for c, m in enumerate(groups) if 0 < m.size < 3]
+        if short:
+            more = f"; and {len(short) - 10} more" if len(short) > 10 else ""
             warnings.warn(
-                f"{len(short)} classes have too few images to appear in every split and were "
-                f"kept for training first: {small[:10]}{'...' if len(small) > 10 else ''}.",
+                f"{len(short)} classes have too few images for every split asked for "
+                f"(val={val:g}, test={test:g}) and kept them for training first: "
+                f"{'; '.join(short[:10])}{more}.",
                 stacklevel=2,
             )
         return Split(*(self.subset(np.sort(np.concatenate(parts[k]))) if parts[k]

@@ -10,6 +10,8 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from tlkit._checks import type_error
+
 __all__ = ["plot_history"]
 
 
@@ -52,9 +54,7 @@ def plot_history(
     elif isinstance(history, Mapping):
         data = dict(history)
     else:
-        raise TypeError(
-            f"history must be a keras History, a dict or a DataFrame, got {type(history).__name__}."
-        )
+        raise type_error("history", history, "a keras History, a dict or a DataFrame")
     shown = [m for m in metrics if m in data]
     if not shown:
         raise ValueError(f"history has none of the metrics {list(metrics)}; it has {sorted(data)}.")

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from tlkit._checks import check_names
+from tlkit._checks import check_choice, check_names
 from tlkit.evaluation._inputs import validated
 
 __all__ = ["ReportMetrics"]
@@ -140,8 +140,7 @@ class ReportMetrics:
         Raises:
             ValueError: ``normalize`` is neither ``None`` nor ``"true"``.
         """
-        if normalize not in (None, "true"):
-            raise ValueError(f"normalize must be None or 'true', got {normalize!r}.")
+        check_choice("normalize", normalize, (None, "true"))
         counts = skm.confusion_matrix(self.y_true, self.y_pred, labels=np.arange(self.num_classes))
         if normalize is None:
             return counts

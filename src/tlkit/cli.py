@@ -1,0 +1,215 @@
+"""The ``tlkit`` command: train, evaluate, predict and list backbones, over the public API.
+
+    tlkit train FOLDER --output-dir DIR [--backbone NAME] [--weights imagenet|PATH] [--quick]
+    tlkit evaluate RUN_DIR FOLDER [--output-dir DIR]
+    tlkit predict RUN_DIR IMAGE_OR_FOLDER... [--top-k K] [--format table|json|csv]
+    tlkit backbones
+
+Every option of :class:`tlkit.TrainingOptions` has a flag of the same name; errors in
+what the user typed print one line naming it and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main"]
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# Flags of the training options: (option, type, help). Types parse text into option values.
+_INT, _FLOAT = int, float
+
+
+def _schedule(text: str) -> dict[int, int | str]:
+    """``"0:4,2:all"`` -> ``{0: 4, 2: "all"}``."""
+    schedule: dict[int, int | str] = {}
+    for item in text.split(","):
+        try:
+            epoch, blocks = item.split(":")
+            schedule[int(epoch)] = "all" if blocks.strip() == "all" else int(blocks)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: expected 'epoch:blocks' pairs like '0:4,2:all'") from error
+    return schedule
+
+
+def _units(text: str) -> tuple[int, ...]:
+    """``"256,128"`` -> ``(256, 128)``; ``""`` or ``"none"`` -> ``()``."""
+    if text.strip().lower() in ("", "none"):
+        return ()
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected ints like '256,128'") from error
+
+
+_OPTION_FLAGS: list[tuple[str, Any, str]] = [
+    ("image_size", _INT, "pixels per side the images are resized to"),
+    ("batch_size", _INT, "images per fine-tuning step"),
+    ("head_epochs", _INT, "epochs of the frozen phase on cached features"),
+    ("views", _INT, "augmented views per training image in the feature cache"),
+    ("finetune_epochs", _INT, "epochs of fine-tuning through the backbone"),
+    ("unfreeze", _schedule, "GradualUnfreeze schedule, epoch:blocks pairs, e.g. 0:all or 0:4,1:all"),
+    ("head_lr", _FLOAT, "learning rate of the frozen phase"),
+    ("finetune_lr", _FLOAT, "peak learning rate of fine-tuning (cosine decay)"),
+    ("warmup_epochs", _FLOAT, "epochs of linear warm-up before the decay"),
+    ("wise_alpha", _FLOAT, "share of the fine-tuned weights in the final model (WiSE-FT)"),
+    ("augment", str, "light, standard, strong or none"),
+    ("class_weights", str, "balanced, inverse_sqrt, effective_number or none"),
+    ("val_fraction", _FLOAT, "share of the training images kept for validation"),
+    ("test_fraction", _FLOAT, "share of all images kept for the test report"),
+    ("hidden_units", _units, "hidden layers of the head, e.g. 256 or 256,128 ('none': linear)"),
+    ("dropout", _FLOAT, "dropout of the head"),
+    ("resize", str, "stretch, crop or pad"),
+    ("seed", _INT, "seed of the split, augmentation and initial weights"),
+]
+
+
+def _parser() -> argparse.ArgumentParser:
+    from tlkit.workflow import QUICK, TrainingOptions
+
+    defaults = TrainingOptions()
+    parser = argparse.ArgumentParser(prog="tlkit", description=(
+        "Transfer learning for image classification: train on a folder of images (one "
+        "sub-folder per class), evaluate, predict."))
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train a classifier on a folder of images")
+    train.add_argument("folder", type=Path, help="one sub-folder of images per class")
+    train.add_argument("--output-dir", type=Path, required=True, help="the run folder to write")
+    train.add_argument("--backbone", default="mobilenet_v2", help="see `tlkit backbones`")
+    train.add_argument("--weights", default="imagenet",
+                       help="'imagenet' (Keras download), a weights file, or 'none' (random)")
+    train.add_argument("--quick", action="store_true",
+                       help=f"a smoke run: {', '.join(f'{k}={v}' for k, v in QUICK.items())}")
+    train.add_argument("--overwrite", action="store_true", help="replace a run in --output-dir")
+    train.add_argument("--no-tta", action="store_true", help="no flip test-time augmentation")
+    options = train.add_argument_group("training options (default: the flagship's)")
+    for name, kind, text in _OPTION_FLAGS:
+        default = getattr(defaults, name)
+        shown = default[0] if name == "image_size" else default
+        options.add_argument(f"--{name.replace('_', '-')}", type=kind, default=None,
+                             help=f"{text} (default {shown})")
+
+    evaluate = commands.add_parser("evaluate", help="a report on another labelled folder")
+    evaluate.add_argument("run_dir", type=Path, help="a run folder written by `tlkit train`")
+    evaluate.add_argument("folder", type=Path, help="one sub-folder per class (of the run)")
+    evaluate.add_argument("--output-dir", type=Path, default=None, help="write the report here")
+    evaluate.add_argument("--overwrite", action="store_true")
+
+    predict = commands.add_parser("predict", help="classes of image files")
+    predict.add_argument("run_dir", type=Path, help="a run folder written by `tlkit train`")
+    predict.add_argument("images", nargs="+", type=Path, help="image files or folders")
+    predict.add_argument("--top-k", type=int, default=3)
+    predict.add_argument("--format", choices=["table", "json", "csv"], default="table")
+
+    commands.add_parser("backbones", help="the backbones tlkit can build")
+    for command in (train, evaluate, predict):
+        command.add_argument("--verbose", type=int, choices=[0, 1, 2], default=1,
+                             help="0 quiet, 1 progress bars, 2 one line per epoch")
+    return parser
+
+
+def _options(args: argparse.Namespace) -> Any:
+    from tlkit.workflow import QUICK, TrainingOptions
+
+    given = {name: getattr(args, name) for name, _, _ in _OPTION_FLAGS
+             if getattr(args, name) is not None}
+    if args.no_tta:
+        given["tta"] = False
+    return TrainingOptions(**{**(QUICK if args.quick else {}), **given})
+
+
+def _train(args: argparse.Namespace) -> int:
+    from tlkit.workflow import RUN_FILES, train
+
+    options = _options(args)  # bad values fail before anything is read
+    existing = [n for n in RUN_FILES if (args.output_dir / n).exists()]
+    if existing and not args.overwrite:
+        raise FileExistsError(f"--output-dir {str(args.output_dir)!r} already holds a run "
+                              f"({', '.join(existing)}); pass --overwrite or choose another")
+    weights = None if args.weights.lower() == "none" else args.weights
+    run = train(args.folder, backbone=args.backbone, weights=weights, options=options,
+                      verbose=args.verbose)
+    folder = run.save(args.output_dir, overwrite=args.overwrite)
+    if args.verbose:
+        report = run.reports.get("test") or run.reports.get("validation")
+        print(report if report is not None else run)
+    summary = {k: v for k, v in run.metrics.items() if k != "unfreeze_events"}
+    print(json.dumps(summary, indent=2))
+    print(f"run folder: {folder}", file=sys.stderr)
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from tlkit.workflow import TrainingRun
+
+    run = TrainingRun.load(args.run_dir)
+    report = run.evaluate(args.folder, verbose=args.verbose)
+    print(report)
+    if args.output_dir is not None:
+        report.save(args.output_dir, overwrite=args.overwrite)
+        print(f"report: {args.output_dir / 'index.html'}", file=sys.stderr)
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from tlkit.workflow import TrainingRun
+
+    run = TrainingRun.load(args.run_dir)
+    table = run.predict(args.images, top_k=args.top_k, verbose=min(args.verbose, 1))
+    if args.format == "json":
+        rows = [{"path": r.path, "error": r.error,
+                 "predictions": [{"class": c, "probability": p} for c, p in (r.top or [])]}
+                for r in table.itertuples()]
+        print(json.dumps(rows, indent=2))
+    elif args.format == "csv":
+        flat = table.drop(columns="top").assign(top=[
+            "" if top is None else ";".join(f"{c}={p:.6f}" for c, p in top) for top in table["top"]])
+        flat.to_csv(sys.stdout, index=False)
+    else:
+        for r in table.itertuples():
+            if r.error:
+                print(f"{r.path}\tERROR {r.error}")
+            else:
+                print(f"{r.path}\t" + "  ".join(f"{c} {p:.3f}" for c, p in r.top))
+    bad = int(table["error"].notna().sum())
+    if bad:
+        print(f"{bad} of {len(table)} files could not be read (see 'error')", file=sys.stderr)
+    return 0
+
+
+def _backbones(args: argparse.Namespace) -> int:
+    from tlkit.backbones import backbone_blocks, build_backbone, get_backbone_spec, list_backbones
+
+    print(f"{'name':<20} {'size':>5} {'parameters':>12} {'blocks':>6} {'features':>8}  description")
+    for name in list_backbones():
+        spec = get_backbone_spec(name)
+        model = build_backbone(name, image_size=spec.default_size, weights=None)
+        print(f"{name:<20} {spec.default_size:>5} {model.count_params():>12,} "
+              f"{len(backbone_blocks(model)):>6} {spec.feature_dim or '?':>8}  "
+              f"{spec.description}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``tlkit`` command line; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    handlers = {"train": _train, "evaluate": _evaluate, "predict": _predict,
+                "backbones": _backbones}
+    try:
+        return handlers[args.command](args)
+    except (ValueError, TypeError, FileNotFoundError, FileExistsError) as error:
+        parser.exit(2, f"tlkit {args.command}: error: {error}\n")
+    return 1  # not reached: parser.exit raises SystemExit
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

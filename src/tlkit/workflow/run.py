@@ -1,0 +1,272 @@
+"""TrainingRun: what :func:`tlkit.train` returns, saved as one run folder and loaded back.
+
+A run folder holds ``model.keras``, ``labels.txt``, ``config.json`` (backbone, weights,
+options, versions), ``metrics.json``, ``history.csv`` and ``history.png``,
+``augmentation_preview.png`` and ``report/`` (the test report, or the validation report
+when there is no test split). :meth:`TrainingRun.load` reads it back to predict and
+evaluate without training again.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import shutil
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+
+from tlkit._checks import check_bool, check_int, type_error
+from tlkit._environment import versions
+from tlkit._predict import predict_with_labels
+from tlkit.data import ImageFolder, ImageSet
+from tlkit.data.formats import check_decodes
+from tlkit.evaluation import EvaluationReport, plot_history
+from tlkit.workflow.options import TrainingOptions
+
+__all__ = ["RUN_FILES", "TrainingRun"]
+
+RUN_FILES = ("model.keras", "labels.txt", "config.json", "metrics.json", "history.csv",
+             "history.png", "augmentation_preview.png", "report")
+"""What a run folder holds; the first three are needed to load it."""
+
+
+class TrainingRun:
+    """A trained classifier with everything known about how it was made.
+
+    Args:
+        model: The Keras model (raw pixels in ``[0, 255]`` to class probabilities).
+        class_names: One name per output.
+        options: The :class:`TrainingOptions` it was trained with.
+        backbone: Registry name of its backbone.
+        weights: The weights it started from (``"imagenet"``, a path, or ``None``).
+        history: One row per epoch of both phases (a ``phase`` column tells which).
+        reports: ``{"validation": EvaluationReport, "test": ...}`` (those computed).
+        metrics: Figures of the run (accuracy, wall seconds per phase, images/s, memory).
+        train_images: The training images (for the augmentation preview), if known.
+
+    Attributes:
+        model: The Keras model.
+        class_names: Class names, in output order.
+        options: The training options.
+        backbone: The backbone's registry name.
+        weights: The starting weights.
+        history: Training curves (a DataFrame).
+        reports: Evaluation reports by split name.
+        metrics: Run figures (JSON-serializable).
+
+    Example:
+        >>> import keras
+        >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(),
+        ...                           keras.layers.Dense(2, activation="softmax")])
+        >>> run = TrainingRun(model, ["cat", "dog"])
+        >>> run.class_names, run.options.seed
+        (['cat', 'dog'], 0)
+    """
+
+    def __init__(self, model: keras.Model, class_names: Sequence[str], *,
+                 options: TrainingOptions | None = None, backbone: str = "",
+                 weights: str | None = None, history: pd.DataFrame | None = None,
+                 reports: dict[str, EvaluationReport] | None = None,
+                 metrics: dict[str, Any] | None = None,
+                 train_images: ImageSet | None = None) -> None:
+        if not isinstance(model, keras.Model):
+            raise type_error("model", model, "a keras.Model")
+        self.model = model
+        self.class_names = list(class_names)
+        self.options = options if options is not None else TrainingOptions()
+        self.backbone = backbone
+        self.weights = weights
+        self.history = history if history is not None else pd.DataFrame()
+        self.reports = dict(reports or {})
+        self.metrics = dict(metrics or {})
+        self._train_images = train_images
+
+    def __repr__(self) -> str:
+        shown = {k: round(v, 4) for k, v in self.metrics.items()
+                 if k.endswith("accuracy") and isinstance(v, float)}
+        return (f"TrainingRun({self.backbone or self.model.name}, {len(self.class_names)} "
+                f"classes, {shown})")
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """``(height, width)`` the model takes."""
+        return tuple(int(s) for s in self.model.input_shape[1:3])  # type: ignore[return-value]
+
+    # Saving and loading ------------------------------------------------------------------
+    def save(self, directory: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+        """Write the run folder (see the module docstring for its files).
+
+        Args:
+            directory: Created if needed.
+            overwrite: Replace the run files of an earlier run there (other files are
+                left alone); otherwise an earlier run is an error and nothing is written.
+
+        Returns:
+            The folder.
+
+        Raises:
+            FileExistsError: ``directory`` holds a run and ``overwrite`` is false.
+        """
+        folder = Path(directory)
+        existing = [n for n in RUN_FILES if (folder / n).exists()]
+        if existing and not check_bool("overwrite", overwrite):
+            raise FileExistsError(
+                f"directory={str(folder)!r} already holds a run ({', '.join(existing)}); pass "
+                f"overwrite=True (--overwrite) to replace it, or choose another directory.")
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in existing:  # only the run's own files: the user's others stay
+            path = folder / name
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        self.model.save(folder / "model.keras")
+        (folder / "labels.txt").write_text("\n".join(self.class_names) + "\n")
+        config = {"backbone": self.backbone, "weights": self.weights,
+                  "options": self.options.to_dict(), "versions": versions(),
+                  "saved": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                      timespec="seconds")}
+        (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+        (folder / "metrics.json").write_text(json.dumps(self.metrics, indent=2) + "\n")
+        if len(self.history):
+            self.history.to_csv(folder / "history.csv")
+            self.plot_history()[0].figure.savefig(folder / "history.png", dpi=100)
+        policy = self.options.policy()
+        if policy is not None and self._train_images is not None and len(self._train_images):
+            pick = np.linspace(0, len(self._train_images) - 1, num=min(4, len(
+                self._train_images))).astype(int)
+            sample = next(self._train_images.subset(pick).to_dataset(
+                4, image_size=self.image_size, resize=self.options.resize).as_numpy_iterator())[0]
+            policy.preview(sample, n=5).savefig(folder / "augmentation_preview.png", dpi=90)
+        report = self.reports.get("test") or self.reports.get("validation")
+        if report is not None:
+            report.save(folder / "report")
+        return folder
+
+    def plot_history(self) -> list[Axes]:
+        """Training curves of both phases, a line where fine-tuning starts.
+
+        Returns:
+            One Axes per metric (loss, accuracy), as :func:`tlkit.plot_history`.
+        """
+        numeric = self.history.drop(columns="phase", errors="ignore")
+        frozen = int((self.history["phase"] != "fine-tuning").sum()) \
+            if "phase" in self.history else 0
+        # fine_tune_epoch is 0-based: the first fine-tuning epoch follows the frozen ones.
+        start = frozen if 0 < frozen < len(numeric) else None
+        return plot_history(numeric, fine_tune_epoch=start)
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> TrainingRun:
+        """Read a run folder written by :meth:`save` (``import tlkit`` registers its layers).
+
+        Raises:
+            FileNotFoundError: ``directory`` does not exist.
+            ValueError: It is not a run folder (the message names the missing files).
+        """
+        folder = Path(directory)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"directory={str(folder)!r} does not exist or is not a "
+                                    f"folder; expected a run folder written by tlkit train.")
+        missing = [n for n in RUN_FILES[:3] if not (folder / n).is_file()]
+        if missing:
+            raise ValueError(f"directory={str(folder)!r} is not a run folder: it has no "
+                             f"{', '.join(missing)} (a run folder holds {', '.join(RUN_FILES)}).")
+        config = json.loads((folder / "config.json").read_text())
+        names = (folder / "labels.txt").read_text().splitlines()
+        metrics = json.loads((folder / "metrics.json").read_text()) \
+            if (folder / "metrics.json").is_file() else {}
+        history = pd.read_csv(folder / "history.csv", index_col=0) \
+            if (folder / "history.csv").is_file() else None
+        model = keras.saving.load_model(folder / "model.keras")
+        return cls(model, names, options=TrainingOptions.from_dict(config.get("options", {})),
+                   backbone=config.get("backbone", ""), weights=config.get("weights"),
+                   history=history, metrics=metrics)
+
+    # Using the model ---------------------------------------------------------------------
+    def predict(self, images: Any, *, top_k: int = 5, batch_size: int = 64,
+                verbose: int = 0) -> pd.DataFrame:
+        """Class probabilities for image files; unreadable files are reported, not fatal.
+
+        Args:
+            images: A file or folder path, a list of them (folders are searched
+                recursively, in sorted order), or an :class:`tlkit.ImageSet`.
+            top_k: Classes listed per image, most probable first.
+            batch_size: Images per prediction batch.
+            verbose: ``1`` shows a progress bar.
+
+        Returns:
+            One row per file, in order: ``path``, ``class`` and ``probability`` (the
+            top class), ``top`` (a list of ``(class, probability)``), ``error`` (why a
+            file could not be read; then the other columns are empty).
+        """
+        top_k = min(check_int("top_k", top_k, minimum=1), len(self.class_names))
+        paths = list(images.paths) if isinstance(images, ImageSet) else _files(images)
+        reasons = [check_decodes(p) for p in paths]
+        good = [p for p, reason in zip(paths, reasons) if reason is None]
+        scores: dict[str, np.ndarray] = {}
+        if good:
+            dataset = ImageSet(good, np.zeros(len(good), int), self.class_names).to_dataset(
+                batch_size, image_size=self.image_size, resize=self.options.resize)
+            outputs, _ = predict_with_labels(self.model, dataset, argument="images",
+                                             verbose=verbose, flip=self.options.tta)
+            scores = dict(zip(good, outputs))
+        rows = []
+        for path, reason in zip(paths, reasons):
+            if reason is not None:
+                rows.append({"path": path, "class": None, "probability": None, "top": None,
+                             "error": reason})
+                continue
+            order = np.argsort(-scores[path], kind="stable")[:top_k]
+            top = [(self.class_names[i], float(scores[path][i])) for i in order]
+            rows.append({"path": path, "class": top[0][0], "probability": top[0][1],
+                         "top": top, "error": None})
+        frame = pd.DataFrame(rows, columns=["path", "class", "probability", "top", "error"])
+        return frame.astype(object).where(frame.notna(), None)  # None, never NaN, when absent
+
+    def evaluate(self, data: Any, *, batch_size: int = 64, verbose: int = 1) -> EvaluationReport:
+        """An :class:`tlkit.EvaluationReport` on another labelled folder of the same classes.
+
+        Args:
+            data: A folder with one sub-folder per class (any subset of this run's
+                classes), or an :class:`tlkit.ImageSet`.
+            batch_size: Images per prediction batch.
+            verbose: ``1`` shows progress bars.
+
+        Raises:
+            ValueError: ``data`` has class folders this run does not know (named).
+        """
+        images = data if isinstance(data, ImageSet) else ImageFolder(data, verbose=verbose)
+        unknown = [n for n in images.class_names if n not in self.class_names]
+        if unknown:
+            raise ValueError(
+                f"data has classes this model was not trained on: {unknown[:10]}; its classes "
+                f"are {self.class_names[:20]}{'...' if len(self.class_names) > 20 else ''}.")
+        index = [self.class_names.index(n) for n in images.class_names]
+        relabelled = ImageSet(images.paths, [index[y] for y in images.labels], self.class_names)
+        dataset = relabelled.to_dataset(batch_size, image_size=self.image_size,
+                                        resize=self.options.resize)
+        return EvaluationReport.from_model(self.model, dataset, class_names=self.class_names,
+                                           flip_tta=self.options.tta, verbose=verbose)
+
+
+def _files(images: Any) -> list[str]:
+    """Every file of ``images`` (a path or paths; folders searched recursively, sorted)."""
+    if isinstance(images, (str, os.PathLike)):
+        images = [images]
+    if isinstance(images, (bytes, dict)) or not isinstance(images, Iterable):
+        raise type_error("images", images, "a path, a list of paths or an ImageSet")
+    files: list[str] = []
+    for item in images:
+        path = Path(item)
+        if path.is_dir():
+            files += sorted(str(p) for p in path.rglob("*")
+                            if p.is_file() and not any(part.startswith(".") for part in
+                                                       p.relative_to(path).parts))
+        else:  # a missing file gets its row with the reason, like an unreadable one
+            files.append(str(path))
+    return files

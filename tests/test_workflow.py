@@ -1,0 +1,155 @@
+"""The one-call workflow on a small generated folder (weights=None, tiny images)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+import tlkit
+from tlkit import TrainingOptions, TrainingRun, train
+
+TINY = TrainingOptions(image_size=32, head_epochs=2, finetune_epochs=2, unfreeze={0: 0, 1: 1},
+                       batch_size=8, tta=False)
+
+
+def make_folder(root: Path, classes: dict[str, int], n: int = 12, seed: int = 0) -> Path:
+    """One sub-folder per class of small, noisy images with a class-specific colour."""
+    rng = np.random.default_rng(seed)
+    for name, shade in classes.items():
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            pixels = np.clip(rng.normal(shade, 25, (28, 36, 3)), 0, 255).astype("uint8")
+            Image.fromarray(pixels).save(root / name / f"{i}.png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = make_folder(tmp_path_factory.mktemp("images"), {"ant": 40, "bee": 130, "cow": 220})
+    (root / "ant" / "readme.txt").write_text("not an image")  # skipped and counted
+    return root
+
+
+@pytest.fixture(scope="module")
+def run(folder: Path) -> TrainingRun:
+    return train(folder, weights=None, options=TINY, verbose=0)
+
+
+def test_train_runs_the_whole_recipe(run: TrainingRun) -> None:
+    assert run.class_names == ["ant", "bee", "cow"]
+    assert run.model.output_shape == (None, 3) and run.model.input_shape == (None, 32, 32, 3)
+    assert list(run.history["phase"]) == ["frozen (cached features)"] * 2 + ["fine-tuning"] * 2
+    assert set(run.reports) == {"validation", "test"}
+    metrics = run.metrics
+    assert metrics["train_images"] + metrics["validation_images"] + metrics["test_images"] == 36
+    assert metrics["skipped_files"] == 1
+    assert [e["top_blocks"] for e in metrics["unfreeze_events"]] == [0, 1]
+    assert set(metrics["wall_seconds"]) == {"data", "feature_extraction", "head_training",
+                                            "fine_tuning", "evaluation", "total"}
+    assert metrics["test_accuracy"] == run.reports["test"].accuracy
+    assert metrics["peak_memory_mb"] > 0
+
+
+def test_history_marks_the_first_fine_tuning_epoch(run: TrainingRun) -> None:
+    """Two frozen epochs (drawn at x=1, 2), then fine-tuning: the line sits at 2.5."""
+    marker = [line for line in run.plot_history()[0].get_lines()
+              if line.get_label() == "fine-tuning starts"][0]
+    assert list(marker.get_xdata()) == [2.5, 2.5]
+
+
+def test_run_folder_round_trip_predicts_identically(run: TrainingRun, folder: Path,
+                                                    tmp_path: Path) -> None:
+    out = run.save(tmp_path / "run")
+    for name in ("model.keras", "labels.txt", "config.json", "metrics.json", "history.csv",
+                 "history.png", "augmentation_preview.png", "report/index.html"):
+        assert (out / name).is_file(), name
+    assert (out / "labels.txt").read_text().split() == run.class_names
+    loaded = TrainingRun.load(out)
+    assert loaded.options == run.options and loaded.backbone == "mobilenet_v2"
+    files = sorted(str(p) for p in (folder / "bee").glob("*.png"))[:5]
+    np.testing.assert_allclose(np.stack(loaded.predict(files)["top"].map(
+        lambda top: [p for _, p in sorted(top)]).tolist()),
+        np.stack(run.predict(files)["top"].map(lambda top: [p for _, p in sorted(top)]).tolist()),
+        rtol=1e-6, atol=1e-7)
+    with pytest.raises(FileExistsError, match="already holds a run"):
+        run.save(out)
+    (out / "my_notes.txt").write_text("keep me")
+    run.save(out, overwrite=True)
+    assert (out / "my_notes.txt").read_text() == "keep me"
+
+
+def test_predict_equals_the_model_on_the_same_files(run: TrainingRun, folder: Path) -> None:
+    files = sorted(str(p) for p in (folder / "cow").glob("*.png"))[:4]
+    table = run.predict(files + [str(folder / "ant" / "readme.txt"), "/no/such.png"], top_k=3)
+    pixels = np.concatenate([x for x, _ in tlkit.ImageSet(files, [0] * 4, run.class_names)
+                             .to_dataset(8, image_size=32).as_numpy_iterator()])
+    expected = run.model.predict(pixels, verbose=0)
+    got = np.array([[dict(top)[name] for name in run.class_names] for top in table["top"][:4]])
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    assert table["class"][:4].tolist() == [run.class_names[i] for i in expected.argmax(1)]
+    assert table["error"][4] == "not an image (unrecognised content)"
+    assert table["error"][5].startswith("unreadable:") and table["class"][5] is None
+
+
+def test_evaluate_another_folder_of_the_same_classes(run: TrainingRun, tmp_path: Path) -> None:
+    other = make_folder(tmp_path / "other", {"cow": 220, "ant": 40}, n=4, seed=5)
+    report = run.evaluate(other, verbose=0)
+    assert report.class_names == run.class_names and len(report.y_true) == 8
+    assert set(report.y_true.tolist()) == {0, 2}  # ant and cow, by name, not by folder order
+    make_folder(tmp_path / "other", {"yak": 90}, n=2)
+    with pytest.raises(ValueError, match=r"not trained on: \['yak'\]"):
+        run.evaluate(other, verbose=0)
+
+
+def test_a_users_own_split_is_used_as_given(folder: Path) -> None:
+    images = tlkit.ImageFolder(folder, verbose=0)
+    parts = images.split(val=0.2, test=0.0, seed=1)
+    run = train(parts, weights=None, verbose=0, options=TINY.replace(finetune_epochs=0))
+    assert run.metrics["test_images"] == 0 and set(run.reports) == {"validation"}
+    assert run.metrics["validation_images"] == len(parts.val)
+    assert list(run.history["phase"]) == ["frozen (cached features)"] * 2
+
+
+def test_bad_input_gets_clear_errors(folder: Path, tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        train(tmp_path / "missing", weights=None, options=TINY, verbose=0)
+    single = make_folder(tmp_path / "single", {"only": 100}, n=4)
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        train(single, weights=None, options=TINY, verbose=0)
+    with pytest.raises(ValueError, match="Unknown backbone name.*mobilenet_v2"):
+        train(folder, backbone="mobilenet_v9", weights=None, options=TINY, verbose=0)
+    other = tlkit.build_backbone("tiny_test_net", image_size=32, weights=None)
+    path = tmp_path / "tiny.weights.h5"
+    other.get_layer("tiny_test_net").save_weights(path)
+    with pytest.raises(ValueError, match=r"could not be loaded into 'mobilenet_v2'"):
+        train(folder, weights=path, options=TINY, verbose=0)
+    with pytest.raises(TypeError, match="options must be a tlkit.TrainingOptions"):
+        train(folder, weights=None, options={"seed": 1}, verbose=0)  # type: ignore[arg-type]
+    (tmp_path / "not_a_run").mkdir()
+    with pytest.raises(ValueError, match="is not a run folder: it has no model.keras"):
+        TrainingRun.load(tmp_path / "not_a_run")
+
+
+def test_options_check_their_values_and_round_trip_through_json() -> None:
+    options = TrainingOptions(image_size=(96, 128), unfreeze={"2": "all", 0: 3},
+                              augment=tlkit.AugmentationPolicy(zoom=0.1), hidden_units=[64])
+    assert options.unfreeze == {0: 3, 2: "all"} and options.hidden_units == (64,)
+    assert TrainingOptions.from_json(options.to_json()) == options
+    assert options.policy().zoom == 0.1 and options.policy().seed == 0
+    assert TrainingOptions(augment="none").policy() is None
+    for bad, error in (({"wise_alpha": 1.5}, ValueError), ({"augment": "wild"}, ValueError),
+                       ({"batch_size": "8"}, TypeError), ({"unfreeze": [0, 1]}, TypeError),
+                       ({"warmup_epochs": 3.0}, ValueError)):
+        with pytest.raises(error):
+            TrainingOptions(**bad)
+    with pytest.raises(ValueError, match="Unknown option"):
+        TrainingOptions.from_dict({"epochs": 3})
+
+
+def test_keras_reloads_a_run_model_without_tlkit_workflow(run: TrainingRun, tmp_path: Path) -> None:
+    run.model.save(tmp_path / "m.keras")
+    assert keras.saving.load_model(tmp_path / "m.keras").output_shape == (None, 3)
