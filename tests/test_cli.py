@@ -122,3 +122,23 @@ def test_python_dash_m_tlkit_is_the_same_program() -> None:
     assert done.returncode == 0
     assert all(command in done.stdout for command in ("train", "evaluate", "predict",
                                                        "backbones"))
+
+
+def test_export_then_predict_and_evaluate_the_tflite_file(
+        trained: tuple[Path, Path], capsys: pytest.CaptureFixture) -> None:
+    folder, run_dir = trained
+    assert main(["export", str(run_dir), "--quantize", "int8", "--verbose", "0"]) == 0
+    path = run_dir / "export" / "model_int8.tflite"
+    assert path.is_file() and capsys.readouterr().out.startswith(str(path))
+    meta = json.loads(path.with_name(path.name + ".json").read_text())
+    # Calibrated on the run's own training images, read back from split.csv.
+    assert meta["calibration_images"] == TrainingRun.load(run_dir).metrics["train_images"]
+    assert main(["predict", str(path), str(folder / "cow" / "0.png"), "--format", "json",
+                 "--verbose", "0"]) == 0
+    row = json.loads(capsys.readouterr().out)[0]
+    assert row["error"] is None and len(row["predictions"]) == 3
+    assert main(["evaluate", str(path), str(folder), "--verbose", "0"]) == 0
+    assert "samples                     36" in capsys.readouterr().out
+    with pytest.raises(SystemExit):  # the file exists: not replaced unasked
+        main(["export", str(run_dir), "--quantize", "int8", "--verbose", "0"])
+    assert "exists" in capsys.readouterr().err

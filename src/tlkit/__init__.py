@@ -35,16 +35,20 @@ from tlkit.evaluation import (  # noqa: E402
     plot_reliability,
     save_report,
 )
+from tlkit.export import EXPORT_FORMATS, QUANTIZATIONS, export_model, inference_model  # noqa: E402
 from tlkit.features import extract_features, feature_extractor, fit_head  # noqa: E402
 from tlkit.finetune import GradualUnfreeze, freeze, unfreeze  # noqa: E402
 from tlkit.heads import ClassifierHead, build_classifier  # noqa: E402
 from tlkit.interpolation import WeightInterpolation  # noqa: E402
+from tlkit.litert import LiteRTModel  # noqa: E402
 from tlkit.schedules import ShiftedSchedule  # noqa: E402
 from tlkit.workflow import TrainingOptions, TrainingRun, train  # noqa: E402
 
 __all__ = [
+    "EXPORT_FORMATS",
     "INPUT_NAME",
     "POOLINGS",
+    "QUANTIZATIONS",
     "AugmentationLayer",
     "AugmentationPolicy",
     "BackboneSpec",
@@ -53,6 +57,7 @@ __all__ = [
     "GradualUnfreeze",
     "ImageFolder",
     "ImageSet",
+    "LiteRTModel",
     "Preprocessing",
     "ShiftedSchedule",
     "Split",
@@ -66,11 +71,13 @@ __all__ = [
     "class_counts",
     "compute_class_weights",
     "detect_image_format",
+    "export_model",
     "extract_features",
     "feature_extractor",
     "fit_head",
     "freeze",
     "get_backbone_spec",
+    "inference_model",
     "list_backbones",
     "plot_confusion_matrix",
     "plot_history",

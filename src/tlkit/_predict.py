@@ -1,4 +1,4 @@
-"""Private: predict a labelled dataset in one pass, with optional flip test-time augmentation.
+"""Private: predict a labelled dataset in one pass (optional flip TTA), and tables of predictions.
 
 Prediction runs through ONE traced function per model whose batch dimension is unknown,
 so the last, smaller batch and the mirrored copies reuse the same graph, and so do later
@@ -8,14 +8,20 @@ function for every new shape and made TensorFlow warn about retracing.)
 
 from __future__ import annotations
 
+import os
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import tensorflow as tf
 
+from tlkit._checks import check_int, type_error
 from tlkit._progress import progress_bar
+from tlkit.data import ImageSet
+from tlkit.data.formats import check_decodes
 
 # One traced function per (model, flip, image shape, dtype), kept while the model lives:
 # TensorFlow counts traces of the same code across functions and warns after five.
@@ -80,3 +86,50 @@ def predict_with_labels(
     if not outputs:
         raise ValueError(f"{argument} yielded no batches: there is nothing to predict.")
     return np.concatenate(outputs), np.concatenate(labels)
+
+
+def prediction_table(score: Callable[[ImageSet], np.ndarray], class_names: list[str],
+                     images: Any, *, top_k: int) -> pd.DataFrame:
+    """One row per image file: the top classes, or why the file could not be read.
+
+    ``score`` maps an ImageSet of readable files to class probabilities; ``images`` is a
+    path, a list of paths (folders searched recursively, sorted) or an ImageSet.
+    """
+    top_k = min(check_int("top_k", top_k, minimum=1), len(class_names))
+    paths = list(images.paths) if isinstance(images, ImageSet) else _files(images)
+    reasons = [check_decodes(p) for p in paths]
+    good = [p for p, reason in zip(paths, reasons) if reason is None]
+    scores = dict(zip(good, score(ImageSet(good, np.zeros(len(good), int), class_names)))) \
+        if good else {}
+    rows = []
+    for path, reason in zip(paths, reasons):
+        if reason is not None:
+            rows.append({"path": path, "class": None, "probability": None, "top": None,
+                         "error": reason})
+            continue
+        order = np.argsort(-scores[path], kind="stable")[:top_k]
+        top = [(class_names[i], float(scores[path][i])) for i in order]
+        rows.append({"path": path, "class": top[0][0], "probability": top[0][1], "top": top,
+                     "error": None})
+    frame = pd.DataFrame(rows, columns=["path", "class", "probability", "top", "error"])
+    return frame.astype(object).where(frame.notna(), None)  # None, never NaN, when absent
+
+
+def _files(images: Any) -> list[str]:
+    """Every file of ``images`` (a path or paths; folders searched recursively, sorted).
+
+    A path that does not exist is kept: its row says so, as for an unreadable file.
+    """
+    if isinstance(images, (str, os.PathLike)):
+        images = [images]
+    if isinstance(images, (bytes, dict)) or not isinstance(images, Iterable):
+        raise type_error("images", images, "a path, a list of paths or an ImageSet")
+    files: list[str] = []
+    for item in images:
+        path = Path(item)
+        if path.is_dir():
+            files += sorted(str(p) for p in path.rglob("*") if p.is_file() and not any(
+                part.startswith(".") for part in p.relative_to(path).parts))
+        else:
+            files.append(str(path))
+    return files

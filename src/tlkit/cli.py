@@ -3,7 +3,10 @@
     tlkit train FOLDER --output-dir DIR [--backbone NAME] [--weights imagenet|PATH] [--quick]
     tlkit evaluate RUN_DIR FOLDER [--output-dir DIR]
     tlkit predict RUN_DIR IMAGE_OR_FOLDER... [--top-k K] [--format table|json|csv]
+    tlkit export RUN_DIR --format savedmodel|tflite [--quantize none|float16|dynamic|int8]
     tlkit backbones
+
+``evaluate`` and ``predict`` take an exported ``.tflite`` file in place of RUN_DIR.
 
 Every option of :class:`tlkit.TrainingOptions` has a flag of the same name; errors in
 what the user typed print one line naming it and exit with status 2.
@@ -109,8 +112,21 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--top-k", type=int, default=3)
     predict.add_argument("--format", choices=["table", "json", "csv"], default="table")
 
+    export = commands.add_parser("export", help="SavedModel or TFLite files for deployment")
+    export.add_argument("run_dir", type=Path, help="a run folder written by `tlkit train`")
+    export.add_argument("--format", choices=["savedmodel", "tflite"], default="tflite")
+    export.add_argument("--quantize", choices=["none", "float16", "dynamic", "int8"],
+                        default="none", help="TFLite precision (int8: calibrated on the run's "
+                        "training images, or --representative)")
+    export.add_argument("--output", type=Path, default=None,
+                        help="file or folder to write (default: RUN_DIR/export/model_QUANT.tflite "
+                             "or RUN_DIR/export/savedmodel)")
+    export.add_argument("--representative", type=Path, default=None,
+                        help="a folder of images (one sub-folder per class) to calibrate int8 on")
+    export.add_argument("--overwrite", action="store_true")
+
     commands.add_parser("backbones", help="the backbones tlkit can build")
-    for command in (train, evaluate, predict):
+    for command in (train, evaluate, predict, export):
         command.add_argument("--verbose", type=int, choices=[0, 1, 2], default=1,
                              help="0 quiet, 1 progress bars, 2 one line per epoch")
     return parser
@@ -147,11 +163,20 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _evaluate(args: argparse.Namespace) -> int:
+def _load(path: Path) -> Any:
+    """A run folder, or an exported .tflite file (run by LiteRT)."""
+    if path.suffix == ".tflite":
+        from tlkit.litert import LiteRTModel
+
+        return LiteRTModel(path)
     from tlkit.workflow import TrainingRun
 
-    run = TrainingRun.load(args.run_dir)
-    report = run.evaluate(args.folder, verbose=args.verbose)
+    return TrainingRun.load(path)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    model = _load(args.run_dir)
+    report = model.evaluate(args.folder, verbose=args.verbose)
     print(report)
     if args.output_dir is not None:
         report.save(args.output_dir, overwrite=args.overwrite)
@@ -160,10 +185,11 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from tlkit.workflow import TrainingRun
-
-    run = TrainingRun.load(args.run_dir)
-    table = run.predict(args.images, top_k=args.top_k, verbose=min(args.verbose, 1))
+    model = _load(args.run_dir)
+    if args.run_dir.suffix == ".tflite":
+        table = model.predict_files(args.images, top_k=args.top_k, verbose=min(args.verbose, 1))
+    else:
+        table = model.predict(args.images, top_k=args.top_k, verbose=min(args.verbose, 1))
     if args.format == "json":
         rows = [{"path": r.path, "error": r.error,
                  "predictions": [{"class": c, "probability": p} for c, p in (r.top or [])]}
@@ -185,6 +211,23 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from tlkit.data import ImageFolder
+    from tlkit.export import export_model
+    from tlkit.workflow import TrainingRun
+
+    run = TrainingRun.load(args.run_dir)
+    name = "savedmodel" if args.format == "savedmodel" else f"model_{args.quantize}.tflite"
+    output = args.output or args.run_dir / "export" / name
+    representative = ImageFolder(args.representative, verbose=min(args.verbose, 1)) \
+        if args.representative else None
+    path = export_model(run, output, format=args.format, quantize=args.quantize,
+                        representative=representative, overwrite=args.overwrite)
+    size = sum(p.stat().st_size for p in path.rglob("*")) if path.is_dir() else path.stat().st_size
+    print(f"{path}\t{size / 1e6:.2f} MB")
+    return 0
+
+
 def _backbones(args: argparse.Namespace) -> int:
     from tlkit.backbones import backbone_blocks, build_backbone, get_backbone_spec, list_backbones
 
@@ -203,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     handlers = {"train": _train, "evaluate": _evaluate, "predict": _predict,
-                "backbones": _backbones}
+                "export": _export, "backbones": _backbones}
     try:
         return handlers[args.command](args)
     except (ValueError, TypeError, FileNotFoundError, FileExistsError) as error:

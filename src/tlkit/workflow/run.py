@@ -2,8 +2,8 @@
 
 A run folder holds ``model.keras``, ``labels.txt``, ``config.json`` (backbone, weights,
 options, versions), ``metrics.json``, ``history.csv`` and ``history.png``,
-``augmentation_preview.png`` and ``report/`` (the test report, or the validation report
-when there is no test split). :meth:`TrainingRun.load` reads it back to predict and
+``augmentation_preview.png``, ``split.csv`` (each image's path, class and split) and
+``report/`` (the test report, or the validation report when there is no test split). :meth:`TrainingRun.load` reads it back to predict and
 evaluate without training again.
 """
 
@@ -13,7 +13,7 @@ import datetime
 import json
 import os
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,18 +22,17 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from tlkit._checks import check_bool, check_int, type_error
+from tlkit._checks import check_bool, type_error
 from tlkit._environment import versions
-from tlkit._predict import predict_with_labels
-from tlkit.data import ImageFolder, ImageSet
-from tlkit.data.formats import check_decodes
+from tlkit._predict import predict_with_labels, prediction_table
+from tlkit.data import ImageFolder, ImageSet, Split
 from tlkit.evaluation import EvaluationReport, plot_history
 from tlkit.workflow.options import TrainingOptions
 
 __all__ = ["RUN_FILES", "TrainingRun"]
 
 RUN_FILES = ("model.keras", "labels.txt", "config.json", "metrics.json", "history.csv",
-             "history.png", "augmentation_preview.png", "report")
+             "history.png", "augmentation_preview.png", "split.csv", "report")
 """What a run folder holds; the first three are needed to load it."""
 
 
@@ -49,7 +48,8 @@ class TrainingRun:
         history: One row per epoch of both phases (a ``phase`` column tells which).
         reports: ``{"validation": EvaluationReport, "test": ...}`` (those computed).
         metrics: Figures of the run (accuracy, wall seconds per phase, images/s, memory).
-        train_images: The training images (for the augmentation preview), if known.
+        split: The train / validation / test images, if known (for the augmentation
+            preview, int8 calibration in :func:`tlkit.export_model`, re-evaluation).
 
     Attributes:
         model: The Keras model.
@@ -60,6 +60,7 @@ class TrainingRun:
         history: Training curves (a DataFrame).
         reports: Evaluation reports by split name.
         metrics: Run figures (JSON-serializable).
+        split: The images of each split, or ``None``.
 
     Example:
         >>> import keras
@@ -74,8 +75,7 @@ class TrainingRun:
                  options: TrainingOptions | None = None, backbone: str = "",
                  weights: str | None = None, history: pd.DataFrame | None = None,
                  reports: dict[str, EvaluationReport] | None = None,
-                 metrics: dict[str, Any] | None = None,
-                 train_images: ImageSet | None = None) -> None:
+                 metrics: dict[str, Any] | None = None, split: Split | None = None) -> None:
         if not isinstance(model, keras.Model):
             raise type_error("model", model, "a keras.Model")
         self.model = model
@@ -86,7 +86,7 @@ class TrainingRun:
         self.history = history if history is not None else pd.DataFrame()
         self.reports = dict(reports or {})
         self.metrics = dict(metrics or {})
-        self._train_images = train_images
+        self.split = split
 
     def __repr__(self) -> str:
         shown = {k: round(v, 4) for k, v in self.metrics.items()
@@ -135,11 +135,16 @@ class TrainingRun:
         if len(self.history):
             self.history.to_csv(folder / "history.csv")
             self.plot_history()[0].figure.savefig(folder / "history.png", dpi=100)
+        if self.split is not None:
+            pd.DataFrame([{"path": p, "class": self.class_names[y], "split": name}
+                          for name, part in zip(("train", "val", "test"), self.split)
+                          for p, y in zip(part.paths, part.labels)]).to_csv(
+                folder / "split.csv", index=False)
         policy = self.options.policy()
-        if policy is not None and self._train_images is not None and len(self._train_images):
-            pick = np.linspace(0, len(self._train_images) - 1, num=min(4, len(
-                self._train_images))).astype(int)
-            sample = next(self._train_images.subset(pick).to_dataset(
+        train = self.split.train if self.split is not None else None
+        if policy is not None and train is not None and len(train):
+            pick = np.linspace(0, len(train) - 1, num=min(4, len(train))).astype(int)
+            sample = next(train.subset(pick).to_dataset(
                 4, image_size=self.image_size, resize=self.options.resize).as_numpy_iterator())[0]
             policy.preview(sample, n=5).savefig(folder / "augmentation_preview.png", dpi=90)
         report = self.reports.get("test") or self.reports.get("validation")
@@ -182,10 +187,17 @@ class TrainingRun:
             if (folder / "metrics.json").is_file() else {}
         history = pd.read_csv(folder / "history.csv", index_col=0) \
             if (folder / "history.csv").is_file() else None
+        split = None
+        if (folder / "split.csv").is_file():
+            table = pd.read_csv(folder / "split.csv")
+            labels = table["class"].map({n: i for i, n in enumerate(names)})
+            split = Split(*(ImageSet(table["path"][table["split"] == part].tolist(),
+                                     labels[table["split"] == part].to_numpy(), names)
+                            for part in ("train", "val", "test")))
         model = keras.saving.load_model(folder / "model.keras")
         return cls(model, names, options=TrainingOptions.from_dict(config.get("options", {})),
                    backbone=config.get("backbone", ""), weights=config.get("weights"),
-                   history=history, metrics=metrics)
+                   history=history, metrics=metrics, split=split)
 
     # Using the model ---------------------------------------------------------------------
     def predict(self, images: Any, *, top_k: int = 5, batch_size: int = 64,
@@ -204,29 +216,13 @@ class TrainingRun:
             top class), ``top`` (a list of ``(class, probability)``), ``error`` (why a
             file could not be read; then the other columns are empty).
         """
-        top_k = min(check_int("top_k", top_k, minimum=1), len(self.class_names))
-        paths = list(images.paths) if isinstance(images, ImageSet) else _files(images)
-        reasons = [check_decodes(p) for p in paths]
-        good = [p for p, reason in zip(paths, reasons) if reason is None]
-        scores: dict[str, np.ndarray] = {}
-        if good:
-            dataset = ImageSet(good, np.zeros(len(good), int), self.class_names).to_dataset(
-                batch_size, image_size=self.image_size, resize=self.options.resize)
-            outputs, _ = predict_with_labels(self.model, dataset, argument="images",
-                                             verbose=verbose, flip=self.options.tta)
-            scores = dict(zip(good, outputs))
-        rows = []
-        for path, reason in zip(paths, reasons):
-            if reason is not None:
-                rows.append({"path": path, "class": None, "probability": None, "top": None,
-                             "error": reason})
-                continue
-            order = np.argsort(-scores[path], kind="stable")[:top_k]
-            top = [(self.class_names[i], float(scores[path][i])) for i in order]
-            rows.append({"path": path, "class": top[0][0], "probability": top[0][1],
-                         "top": top, "error": None})
-        frame = pd.DataFrame(rows, columns=["path", "class", "probability", "top", "error"])
-        return frame.astype(object).where(frame.notna(), None)  # None, never NaN, when absent
+        def score(good: ImageSet) -> np.ndarray:
+            dataset = good.to_dataset(batch_size, image_size=self.image_size,
+                                      resize=self.options.resize)
+            return predict_with_labels(self.model, dataset, argument="images",
+                                       verbose=verbose, flip=self.options.tta)[0]
+
+        return prediction_table(score, self.class_names, images, top_k=top_k)
 
     def evaluate(self, data: Any, *, batch_size: int = 64, verbose: int = 1) -> EvaluationReport:
         """An :class:`tlkit.EvaluationReport` on another labelled folder of the same classes.
@@ -252,21 +248,3 @@ class TrainingRun:
                                         resize=self.options.resize)
         return EvaluationReport.from_model(self.model, dataset, class_names=self.class_names,
                                            flip_tta=self.options.tta, verbose=verbose)
-
-
-def _files(images: Any) -> list[str]:
-    """Every file of ``images`` (a path or paths; folders searched recursively, sorted)."""
-    if isinstance(images, (str, os.PathLike)):
-        images = [images]
-    if isinstance(images, (bytes, dict)) or not isinstance(images, Iterable):
-        raise type_error("images", images, "a path, a list of paths or an ImageSet")
-    files: list[str] = []
-    for item in images:
-        path = Path(item)
-        if path.is_dir():
-            files += sorted(str(p) for p in path.rglob("*")
-                            if p.is_file() and not any(part.startswith(".") for part in
-                                                       p.relative_to(path).parts))
-        else:  # a missing file gets its row with the reason, like an unreadable one
-            files.append(str(path))
-    return files

@@ -214,4 +214,4 @@ def train(
     })
     return TrainingRun(model, names, options=options, backbone=spec.name,
                        weights=None if weights is None else str(weights), history=history,
-                       reports=reports, metrics=metrics, train_images=train_set)
+                       reports=reports, metrics=metrics, split=parts)

@@ -1,0 +1,229 @@
+"""Export a classifier for serving and devices: SavedModel, and TFLite in four precisions.
+
+Every export keeps the backbone's preprocessing inside (it takes raw RGB pixels in
+``[0, 255]``) and leaves the augmentation layers out. Beside each file go ``labels.txt``
+and ``<file>.json`` (class names, input size, resize mode, input type and quantization,
+versions), so an exported model can be used without tlkit; :class:`tlkit.LiteRTModel`
+runs a ``.tflite`` file and measures its accuracy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import warnings
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tlkit._checks import check_bool, check_choice, check_int, type_error
+from tlkit._environment import versions
+from tlkit.augment import AugmentationLayer
+from tlkit.data import ImageSet
+from tlkit.litert import LiteRTModel, interpreter_class, op_resolver_without_delegates
+
+__all__ = ["EXPORT_FORMATS", "QUANTIZATIONS", "export_model", "inference_model"]
+
+EXPORT_FORMATS = ("savedmodel", "tflite")
+"""The formats :func:`export_model` writes."""
+QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
+"""The TFLite precisions: float32, float16 weights, int8 weights (dynamic range), full int8."""
+_RANDOM_LAYERS = (AugmentationLayer, keras.layers.RandomFlip, keras.layers.RandomRotation,
+                  keras.layers.RandomZoom, keras.layers.RandomTranslation,
+                  keras.layers.RandomContrast, keras.layers.RandomBrightness)
+
+
+def inference_model(model: keras.Model) -> keras.Model:
+    """``model`` without its augmentation layers (they are the identity at inference).
+
+    Example:
+        >>> import tlkit
+        >>> backbone = tlkit.build_backbone("mobilenet_v2", image_size=32, weights=None)
+        >>> model = tlkit.build_classifier(backbone, tlkit.ClassifierHead(2),
+        ...                                augment=tlkit.AugmentationPolicy.preset("light"))
+        >>> [type(layer).__name__ for layer in inference_model(model).layers]
+        ['InputLayer', 'Functional', 'ClassifierHead']
+    """
+    if not isinstance(model, keras.Model):
+        raise type_error("model", model, "a keras.Model")
+    if not any(isinstance(layer, _RANDOM_LAYERS) for layer in model.layers):
+        return model
+    inputs = keras.Input(model.input_shape[1:], name=model.inputs[0].name.split(":")[0])
+    x = inputs
+    for layer in model.layers[1:]:  # a build_classifier model is one chain of layers
+        if not isinstance(layer, _RANDOM_LAYERS):
+            x = layer(x)
+    return keras.Model(inputs, x, name=model.name)
+
+
+def _representative(images: Any, size: tuple[int, int], resize: str, count: int,
+                    seed: int) -> list[np.ndarray]:
+    """Up to ``count`` calibration images (stratified by class for an ImageSet)."""
+    if isinstance(images, ImageSet):
+        if len(images) == 0:
+            raise ValueError("representative: the image set is empty; int8 needs images to "
+                             "calibrate on (a few hundred training images).")
+        if count < len(images):  # a stratified sample: every class has its say in the ranges
+            with warnings.catch_warnings():  # classes too small for the sample: fine here
+                warnings.simplefilter("ignore")
+                images = images.split(val=0.0, test=count / len(images), seed=seed).test
+        dataset = images.to_dataset(1, image_size=size, resize=resize)
+        return [x.numpy() for x, _ in dataset.take(count)]
+    array = np.asarray(images, dtype=np.float32)
+    if array.ndim != 4 or array.shape[0] == 0:
+        raise ValueError(f"representative must be an ImageSet or pixels (n, h, w, 3) with n >= 1. "
+                         f"Received: shape {array.shape}.")
+    return [array[i:i + 1] for i in range(min(count, len(array)))]
+
+
+def _check_builtin(content: bytes, quantize: str) -> None:
+    """Fail when the converter let a non-builtin (Flex or custom) op into the file."""
+    interpreter = interpreter_class()(model_content=content,
+                                      experimental_op_resolver_type=op_resolver_without_delegates())
+    ops = interpreter._get_ops_details()  # noqa: SLF001 - the interpreter's own op listing
+    foreign = sorted({op["op_name"] for op in ops
+                      if op["op_name"].startswith("Flex") or op["op_name"] in ("CUSTOM",)})
+    if foreign:
+        raise ValueError(f"The {quantize} TFLite model needs ops outside TFLite's builtins: "
+                         f"{foreign}; it would not run on a plain LiteRT runtime.")
+
+
+def _tflite(model: keras.Model, quantize: str, representative: list[np.ndarray] | None) -> bytes:
+    # from_keras_model, not from_concrete_functions: the latter gave NaN outputs here
+    # (TF 2.21, Keras 3.15), the weights not reaching the converted graph.
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    # Builtin ops only: a model that needs Flex ops fails here, naming them.
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if quantize == "float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif quantize == "dynamic":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif quantize == "int8":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([x] for x in representative or [])
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.uint8  # raw pixels in, probabilities out
+    with contextlib.redirect_stdout(io.StringIO()):  # the converter prints its signatures
+        try:
+            return converter.convert()
+        except Exception as error:  # noqa: BLE001 - the converter raises many kinds
+            raise ValueError(f"TFLite conversion ({quantize}) failed: {str(error)[:600]}") \
+                from error
+
+
+def _savedmodel(model: keras.Model, path: Path) -> None:
+    size = model.input_shape[1:]
+
+    @tf.autograph.experimental.do_not_convert
+    def serve(pixels: tf.Tensor) -> tf.Tensor:
+        return model(pixels, training=False)
+
+    @tf.autograph.experimental.do_not_convert
+    def serve_uint8(pixels: tf.Tensor) -> tf.Tensor:
+        return model(tf.cast(pixels, tf.float32), training=False)
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serve", serve,
+                         input_signature=[tf.TensorSpec((None, *size), tf.float32, name="pixels")])
+    archive.add_endpoint("serve_uint8", serve_uint8,
+                         input_signature=[tf.TensorSpec((None, *size), tf.uint8, name="pixels")])
+    with contextlib.redirect_stdout(io.StringIO()):
+        archive.write_out(str(path))
+
+
+def export_model(
+    model: Any,
+    path: str | os.PathLike[str],
+    *,
+    format: str = "tflite",  # noqa: A002 - the word users know from model.export(format=...)
+    quantize: str = "none",
+    class_names: list[str] | None = None,
+    representative: Any = None,
+    calibration_images: int = 300,
+    resize: str | None = None,
+    overwrite: bool = False,
+    seed: int = 0,
+) -> Path:
+    """Export a classifier (a Keras model or a :class:`tlkit.TrainingRun`).
+
+    Args:
+        model: A classifier from :func:`tlkit.build_classifier` or a TrainingRun.
+        path: The ``.tflite`` file, or the SavedModel folder.
+        format: ``"savedmodel"`` (TensorFlow Serving; signatures ``serve`` for float32
+            pixels and ``serve_uint8``) or ``"tflite"``.
+        quantize: TFLite precision: ``"none"`` (float32), ``"float16"`` weights,
+            ``"dynamic"`` range (int8 weights), or full ``"int8"`` (uint8 pixels in,
+            float32 probabilities out, calibrated on ``representative``).
+        class_names: One name per output (default: the run's).
+        representative: Calibration images for int8: an :class:`tlkit.ImageSet` (a
+            stratified sample is drawn) or pixels ``(n, h, w, 3)``; default: the run's
+            training images.
+        calibration_images: How many calibration images at most.
+        resize: Resize mode recorded for users of the file (default: the run's, or
+            ``"stretch"``).
+        overwrite: Replace an existing export at ``path``.
+        seed: Seed of the calibration sample.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        ValueError: An unknown format or precision, int8 without representative
+            images, or a model that does not convert to builtin TFLite ops.
+        FileExistsError: ``path`` exists and ``overwrite`` is false.
+    """
+    check_choice("format", format, EXPORT_FORMATS)
+    check_choice("quantize", quantize, QUANTIZATIONS)
+    check_bool("overwrite", overwrite)
+    calibration_images = check_int("calibration_images", calibration_images, minimum=1)
+    if format == "savedmodel" and quantize != "none":
+        raise ValueError(f"quantize applies to TFLite only; a SavedModel keeps float32 weights. "
+                         f"Received: format='savedmodel', quantize={quantize!r}.")
+    run = model if hasattr(model, "class_names") and hasattr(model, "model") else None
+    keras_model = run.model if run is not None else model
+    names = list(class_names or (run.class_names if run is not None else []))
+    resize = resize or (run.options.resize if run is not None else "stretch")
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"path={str(path)!r} exists; pass overwrite=True (--overwrite) "
+                              f"to replace it, or choose another path.")
+    inference = inference_model(keras_model)
+    size = tuple(int(s) for s in inference.input_shape[1:3])
+    calibration = None
+    if quantize == "int8":
+        split = getattr(run, "split", None)
+        source = representative if representative is not None else (
+            split.train if split is not None and len(split.train) else None)
+        if source is None:
+            raise ValueError("quantize='int8' needs representative images to calibrate on: "
+                             "pass representative= (an ImageSet of training images).")
+        calibration = _representative(source, size, resize, calibration_images, seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if format == "savedmodel":
+        if path.exists():
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        _savedmodel(inference, path)
+        meta_path, labels_path = path / "tlkit.json", path / "labels.txt"
+        details: dict[str, Any] = {"input": {"dtype": "float32 or uint8 (serve_uint8)"}}
+    else:
+        content = _tflite(inference, quantize, calibration)
+        _check_builtin(content, quantize)
+        path.write_bytes(content)
+        meta_path, labels_path = path.with_name(path.name + ".json"), path.with_name("labels.txt")
+        details = LiteRTModel(path, class_names=names or None).io_details()
+    meta = {"format": format, "quantize": quantize, "class_names": names,
+            "image_size": list(size), "resize": resize, "pixels": "RGB in [0, 255]",
+            "calibration_images": len(calibration) if calibration else 0,
+            **details, "versions": versions()}
+    meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+    if names:
+        labels_path.write_text("\n".join(names) + "\n")
+    return path

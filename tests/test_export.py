@@ -1,0 +1,179 @@
+"""Export to SavedModel and TFLite: every format matches Keras, int8 holds builtin int8 ops."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from _helpers import calibrate_batch_norm
+from PIL import Image
+
+import tlkit
+from tlkit import LiteRTModel, export_model
+
+SIZE = 32
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[keras.Model, tlkit.ImageSet]:
+    """A small classifier with real (calibrated) activations and the images it knows."""
+    root = tmp_path_factory.mktemp("export")
+    rng = np.random.default_rng(0)
+    paths, labels = [], []
+    for c, shade in enumerate((40, 130, 220)):
+        for i in range(16):
+            path = root / f"{c}_{i}.png"
+            Image.fromarray(np.clip(rng.normal(shade, 40, (40, 40, 3)), 0, 255).astype(
+                "uint8")).save(path)
+            paths.append(str(path))
+            labels.append(c)
+    images = tlkit.ImageSet(paths, labels, ["low", "mid", "high"])
+    pixels = np.concatenate([x for x, _ in images.to_dataset(48, image_size=SIZE)
+                             .as_numpy_iterator()])
+    keras.utils.set_random_seed(0)
+    backbone = tlkit.build_backbone("mobilenet_v2", image_size=SIZE, weights=None)
+    calibrate_batch_norm(backbone, pixels)
+    head = tlkit.ClassifierHead(3, hidden_units=(), dropout=0.0)
+    features, y = tlkit.extract_features(backbone, images, verbose=0)
+    tlkit.fit_head(head, features, y, epochs=30, learning_rate=0.01, verbose=0, seed=0)
+    model = tlkit.build_classifier(backbone, head, augment=tlkit.AugmentationPolicy.preset("light"))
+    return model, images
+
+
+def _pixels(images: tlkit.ImageSet) -> np.ndarray:
+    return np.concatenate([x for x, _ in images.to_dataset(48, image_size=SIZE)
+                           .as_numpy_iterator()])
+
+
+@pytest.mark.parametrize(("quantize", "tolerance"), [("none", 1e-5), ("float16", 1e-2),
+                                                     ("dynamic", None)])
+def test_float_exports_match_keras(trained: tuple, tmp_path: Path, quantize: str,
+                                   tolerance: float) -> None:
+    model, images = trained
+    path = export_model(model, tmp_path / f"m_{quantize}.tflite", quantize=quantize,
+                        class_names=images.class_names)
+    lite = LiteRTModel(path)
+    assert lite.class_names == images.class_names and lite.image_size == (SIZE, SIZE)
+    assert lite.runtime == "ai_edge_litert"  # installed with the test extra
+    pixels = _pixels(images)
+    expected = model.predict(pixels, verbose=0)
+    got = lite.predict(pixels)
+    if tolerance is not None:
+        np.testing.assert_allclose(got, expected, atol=tolerance)
+    else:  # int8 weights, float activations: close on average, same top class nearly always
+        assert np.abs(got - expected).mean() < 0.02
+        assert np.mean(got.argmax(1) == expected.argmax(1)) >= 0.9
+    assert (tmp_path / "labels.txt").read_text().split() == images.class_names
+    meta = lite.metadata
+    assert meta["quantize"] == quantize and meta["image_size"] == [SIZE, SIZE]
+    assert meta["input"]["dtype"] == "float32" and meta["resize"] == "stretch"
+
+
+def test_int8_takes_uint8_pixels_agrees_on_top1_and_holds_only_int8_ops(
+        trained: tuple, tmp_path: Path) -> None:
+    model, images = trained
+    path = export_model(model, tmp_path / "m_int8.tflite", quantize="int8",
+                        class_names=images.class_names, representative=images)
+    lite = LiteRTModel(path)
+    assert lite.metadata["input"]["dtype"] == "uint8"
+    assert lite.metadata["calibration_images"] == 48
+    pixels = _pixels(images)
+    expected = model.predict(pixels, verbose=0)
+    agreement = np.mean(lite.predict(pixels).argmax(1) == expected.argmax(1))
+    assert expected.argmax(1).tolist() != [0] * 48  # a model that tells classes apart
+    assert agreement >= 0.9
+    report = lite.evaluate(images)
+    assert report.accuracy == pytest.approx(np.mean(lite.predict(pixels).argmax(1) ==
+                                                    images.labels))
+    # Every op is a builtin, and all but the boundary (de)quantize ops compute in integers.
+    from tlkit.litert import interpreter_class, op_resolver_without_delegates
+
+    interpreter = interpreter_class()(model_path=str(path),
+                                      experimental_op_resolver_type=op_resolver_without_delegates())
+    tensors = {t["index"]: np.dtype(t["dtype"]) for t in interpreter.get_tensor_details()}
+    for op in interpreter._get_ops_details():
+        assert not op["op_name"].startswith("Flex") and op["op_name"] != "CUSTOM"
+        if op["op_name"] in ("QUANTIZE", "DEQUANTIZE"):
+            continue
+        dtypes = {tensors[i] for i in [*op["inputs"], *op["outputs"]] if i >= 0}
+        assert not dtypes & {np.dtype("float32"), np.dtype("float16")}, op
+
+
+def test_savedmodel_serves_raw_pixels_without_tlkit_layers(trained: tuple, tmp_path: Path) -> None:
+    model, images = trained
+    path = export_model(model, tmp_path / "saved", format="savedmodel",
+                        class_names=images.class_names)
+    loaded = tf.saved_model.load(str(path))
+    pixels = _pixels(images)[:5]
+    expected = model.predict(pixels, verbose=0)
+    np.testing.assert_allclose(loaded.serve(tf.constant(pixels)).numpy(), expected, atol=1e-5)
+    as_uint8 = np.round(pixels).astype("uint8")
+    np.testing.assert_allclose(loaded.serve_uint8(tf.constant(as_uint8)).numpy(),
+                               model.predict(as_uint8.astype("float32"), verbose=0), atol=1e-5)
+    assert (path / "labels.txt").is_file() and (path / "tlkit.json").is_file()
+
+
+def test_augmentation_is_left_out(trained: tuple) -> None:
+    model, _ = trained
+    assert any(isinstance(layer, tlkit.AugmentationLayer) for layer in model.layers)
+    assert not any(isinstance(layer, tlkit.AugmentationLayer)
+                   for layer in tlkit.inference_model(model).layers)
+
+
+def test_bad_export_requests(trained: tuple, tmp_path: Path) -> None:
+    model, images = trained
+    with pytest.raises(ValueError, match="Unknown format"):
+        export_model(model, tmp_path / "x", format="onnx")
+    with pytest.raises(ValueError, match="Unknown quantize"):
+        export_model(model, tmp_path / "x.tflite", quantize="int4")
+    with pytest.raises(ValueError, match="int8' needs representative images"):
+        export_model(model, tmp_path / "x.tflite", quantize="int8")
+    with pytest.raises(ValueError, match="image set is empty"):
+        export_model(model, tmp_path / "x.tflite", quantize="int8",
+                     representative=images.subset([]))
+    with pytest.raises(ValueError, match="quantize applies to TFLite only"):
+        export_model(model, tmp_path / "s", format="savedmodel", quantize="int8")
+    existing = tmp_path / "exists.tflite"
+    existing.write_bytes(b"mine")
+    with pytest.raises(FileExistsError, match="exists"):
+        export_model(model, existing)
+    assert existing.read_bytes() == b"mine"
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        LiteRTModel(tmp_path / "missing.tflite")
+
+
+def test_a_tflite_file_checks_pixels_and_resizes_images(trained: tuple, tmp_path: Path) -> None:
+    model, images = trained
+    path = export_model(model, tmp_path / "ok.tflite", class_names=images.class_names)
+    with pytest.raises(ValueError, match=r"pixels must be \(n, 32, 32, 3\)"):
+        LiteRTModel(path).predict(np.zeros((1, 64, 64, 3)))
+    # Images of another size (40 x 40 files) are resized as the file's JSON says.
+    assert LiteRTModel(path).predict_images(images.subset([0, 1])).shape == (2, 3)
+    table = LiteRTModel(path).predict_files([images.paths[0], str(tmp_path / "nope.png")])
+    assert table["class"][0] in images.class_names and table["error"][1].startswith("unreadable")
+
+
+def test_the_tensorflow_interpreter_is_the_fallback(trained: tuple, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+
+    model, images = trained
+    path = export_model(model, tmp_path / "m.tflite", class_names=images.class_names)
+    real_import = builtins.__import__
+
+    def no_litert(name: str, *args: object, **kwargs: object) -> object:
+        if name.startswith("ai_edge_litert"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_litert)
+    from tlkit.litert import interpreter_class
+
+    assert interpreter_class() is tf.lite.Interpreter
+    assert LiteRTModel(path).runtime == "tensorflow"
+    pixels = _pixels(images)[:3]
+    np.testing.assert_allclose(LiteRTModel(path).predict(pixels),
+                               model.predict(pixels, verbose=0), atol=1e-5)
