@@ -95,7 +95,8 @@ def main(argv: list[str] | None = None) -> dict:
     out = args.export_dir or Path(tempfile.mkdtemp(prefix="tlkit-export-"))
     saved = tlkit.export_model(run, out / "savedmodel", format="savedmodel",
                                overwrite=args.overwrite)
-    serve = tf.saved_model.load(str(saved)).serve
+    loaded = tf.saved_model.load(str(saved))  # kept: its variables live as long as it does
+    serve = loaded.serve
     saved_scores = np.concatenate([serve(tf.constant(pixels[i:i + 64])).numpy()
                                    for i in range(0, len(pixels), 64)])
     results.append(_row("savedmodel", saved, saved_scores, test, run, keras_scores,

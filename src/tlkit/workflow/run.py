@@ -136,7 +136,9 @@ class TrainingRun:
             self.history.to_csv(folder / "history.csv")
             self.plot_history()[0].figure.savefig(folder / "history.png", dpi=100)
         if self.split is not None:
-            pd.DataFrame([{"path": p, "class": self.class_names[y], "split": name}
+            # Absolute paths: the run folder is read from other working directories too.
+            pd.DataFrame([{"path": os.path.abspath(p), "class": self.class_names[y],
+                           "split": name}
                           for name, part in zip(("train", "val", "test"), self.split)
                           for p, y in zip(part.paths, part.labels)]).to_csv(
                 folder / "split.csv", index=False)
