@@ -179,6 +179,21 @@ def export_model(
         ValueError: An unknown format or precision, int8 without representative
             images, or a model that does not convert to builtin TFLite ops.
         FileExistsError: ``path`` exists and ``overwrite`` is false.
+
+    Example:
+        >>> import tempfile, pathlib, tlkit
+        >>> backbone = tlkit.build_backbone("mobilenet_v2", image_size=32, weights=None)
+        >>> model = tlkit.build_classifier(backbone, tlkit.ClassifierHead(2, hidden_units=()))
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> export_model(model, folder / "m.tflite", quantize="float16",
+        ...              class_names=["cat", "dog"]).name
+        'm.tflite'
+        >>> sorted(p.name for p in folder.iterdir())
+        ['labels.txt', 'm.tflite', 'm.tflite.json']
+        >>> export_model(model, folder / "m.tflite", quantize="int4")
+        Traceback (most recent call last):
+        ...
+        ValueError: Unknown quantize: expected one of dynamic, float16, int8, none. ...
     """
     check_choice("format", format, EXPORT_FORMATS)
     check_choice("quantize", quantize, QUANTIZATIONS)
