@@ -50,17 +50,13 @@ QUICK = {"classes": 6, "image_size": 128, "head_epochs": 15, "views": 1,
 
 
 def parse_schedule(text: str) -> dict[int, int | str]:
-    """Parse ``"0:4,2:all"`` into ``{0: 4, 2: "all"}``."""
-    schedule: dict[int, int | str] = {}
-    for item in text.split(","):
-        try:
-            epoch, blocks = item.split(":")
-            schedule[int(epoch)] = blocks.strip() if blocks.strip() == "all" else int(blocks)
-        except ValueError as error:
-            raise argparse.ArgumentTypeError(
-                f"--unfreeze {text!r}: expected 'epoch:blocks' pairs like '0:4,2:all'"
-            ) from error
-    return schedule
+    """Parse ``"0:4,2:all"`` into ``{0: 4, 2: "all"}`` (TrainingOptions does the parsing)."""
+    try:
+        return dict(tlkit.TrainingOptions(unfreeze=text).unfreeze)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(
+            f"--unfreeze {text!r}: expected 'epoch:blocks' pairs like '0:4,2:all'"
+        ) from error
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -141,6 +141,9 @@ def test_options_check_their_values_and_round_trip_through_json() -> None:
     assert TrainingOptions.from_json(options.to_json()) == options
     assert options.policy().zoom == 0.1 and options.policy().seed == 0
     assert TrainingOptions(augment="none").policy() is None
+    assert TrainingOptions(unfreeze="0:4, 1:all").unfreeze == {0: 4, 1: "all"}  # text form
+    with pytest.raises(ValueError, match="'epoch:blocks' pairs"):
+        TrainingOptions(unfreeze="zero")
     for bad, error in (({"wise_alpha": 1.5}, ValueError), ({"augment": "wild"}, ValueError),
                        ({"batch_size": "8"}, TypeError), ({"unfreeze": [0, 1]}, TypeError),
                        ({"warmup_epochs": 3.0}, ValueError)):

@@ -133,3 +133,18 @@ def _files(images: Any) -> list[str]:
         else:
             files.append(str(path))
     return files
+
+
+def labels_by_name(images: ImageSet, class_names: list[str]) -> np.ndarray:
+    """The labels of ``images`` as indices into a model's ``class_names`` (matched by name).
+
+    Raises:
+        ValueError: ``images`` has classes the model does not know (named).
+    """
+    unknown = [n for n in images.class_names if n not in class_names]
+    if unknown:
+        raise ValueError(
+            f"data has classes this model was not trained on: {unknown[:10]}; its classes "
+            f"are {class_names[:20]}{'...' if len(class_names) > 20 else ''}.")
+    index = [class_names.index(n) for n in images.class_names]
+    return np.array([index[y] for y in images.labels], dtype=np.int64)

@@ -25,23 +25,8 @@ __all__ = ["main"]
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-# Flags of the training options: (option, type, help). Types parse text into option values.
-_INT, _FLOAT = int, float
-
-
-def _schedule(text: str) -> dict[int, int | str]:
-    """``"0:4,2:all"`` -> ``{0: 4, 2: "all"}``."""
-    schedule: dict[int, int | str] = {}
-    for item in text.split(","):
-        try:
-            epoch, blocks = item.split(":")
-            schedule[int(epoch)] = "all" if blocks.strip() == "all" else int(blocks)
-        except ValueError as error:
-            raise argparse.ArgumentTypeError(
-                f"{text!r}: expected 'epoch:blocks' pairs like '0:4,2:all'") from error
-    return schedule
-
-
+# Flags of the training options: (option, type, help). Text values (the unfreeze schedule,
+# presets) are parsed and checked by TrainingOptions itself, in one place.
 def _units(text: str) -> tuple[int, ...]:
     """``"256,128"`` -> ``(256, 128)``; ``""`` or ``"none"`` -> ``()``."""
     if text.strip().lower() in ("", "none"):
@@ -53,28 +38,29 @@ def _units(text: str) -> tuple[int, ...]:
 
 
 _OPTION_FLAGS: list[tuple[str, Any, str]] = [
-    ("image_size", _INT, "pixels per side the images are resized to"),
-    ("batch_size", _INT, "images per fine-tuning step"),
-    ("head_epochs", _INT, "epochs of the frozen phase on cached features"),
-    ("views", _INT, "augmented views per training image in the feature cache"),
-    ("finetune_epochs", _INT, "epochs of fine-tuning through the backbone"),
-    ("unfreeze", _schedule, "GradualUnfreeze schedule, epoch:blocks pairs, e.g. 0:all or 0:4,1:all"),
-    ("head_lr", _FLOAT, "learning rate of the frozen phase"),
-    ("finetune_lr", _FLOAT, "peak learning rate of fine-tuning (cosine decay)"),
-    ("warmup_epochs", _FLOAT, "epochs of linear warm-up before the decay"),
-    ("wise_alpha", _FLOAT, "share of the fine-tuned weights in the final model (WiSE-FT)"),
+    ("image_size", int, "pixels per side the images are resized to"),
+    ("batch_size", int, "images per fine-tuning step"),
+    ("head_epochs", int, "epochs of the frozen phase on cached features"),
+    ("views", int, "augmented views per training image in the feature cache"),
+    ("finetune_epochs", int, "epochs of fine-tuning through the backbone"),
+    ("unfreeze", str, "GradualUnfreeze schedule, epoch:blocks pairs, e.g. 0:all or 0:4,1:all"),
+    ("head_lr", float, "learning rate of the frozen phase"),
+    ("finetune_lr", float, "peak learning rate of fine-tuning (cosine decay)"),
+    ("warmup_epochs", float, "epochs of linear warm-up before the decay"),
+    ("wise_alpha", float, "share of the fine-tuned weights in the final model (WiSE-FT)"),
     ("augment", str, "light, standard, strong or none"),
     ("class_weights", str, "balanced, inverse_sqrt, effective_number or none"),
-    ("val_fraction", _FLOAT, "share of the training images kept for validation"),
-    ("test_fraction", _FLOAT, "share of all images kept for the test report"),
+    ("val_fraction", float, "share of the training images kept for validation"),
+    ("test_fraction", float, "share of all images kept for the test report"),
     ("hidden_units", _units, "hidden layers of the head, e.g. 256 or 256,128 ('none': linear)"),
-    ("dropout", _FLOAT, "dropout of the head"),
+    ("dropout", float, "dropout of the head"),
     ("resize", str, "stretch, crop or pad"),
-    ("seed", _INT, "seed of the split, augmentation and initial weights"),
+    ("seed", int, "seed of the split, augmentation and initial weights"),
 ]
 
 
 def _parser() -> argparse.ArgumentParser:
+    from tlkit.export import EXPORT_FORMATS, QUANTIZATIONS
     from tlkit.workflow import QUICK, TrainingOptions
 
     defaults = TrainingOptions()
@@ -114,8 +100,8 @@ def _parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser("export", help="SavedModel or TFLite files for deployment")
     export.add_argument("run_dir", type=Path, help="a run folder written by `tlkit train`")
-    export.add_argument("--format", choices=["savedmodel", "tflite"], default="tflite")
-    export.add_argument("--quantize", choices=["none", "float16", "dynamic", "int8"],
+    export.add_argument("--format", choices=EXPORT_FORMATS, default="tflite")
+    export.add_argument("--quantize", choices=QUANTIZATIONS,
                         default="none", help="TFLite precision (int8: calibrated on the run's "
                         "training images, or --representative)")
     export.add_argument("--output", type=Path, default=None,

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from tlkit._checks import check_int, type_error
-from tlkit._predict import prediction_table
+from tlkit._predict import labels_by_name, prediction_table
 from tlkit._progress import progress_bar
 from tlkit.data import ImageFolder, ImageSet
 from tlkit.evaluation import EvaluationReport
@@ -172,10 +172,6 @@ class LiteRTModel:
             ValueError: ``data`` has classes the model does not know (named).
         """
         images = data if isinstance(data, ImageSet) else ImageFolder(data, verbose=verbose)
-        unknown = [n for n in images.class_names if n not in self.class_names]
-        if unknown:
-            raise ValueError(f"data has classes this model does not know: {unknown[:10]}.")
-        index = [self.class_names.index(n) for n in images.class_names]
-        labels = np.array([index[y] for y in images.labels])
+        labels = labels_by_name(images, self.class_names)
         scores = self.predict_images(images, verbose=verbose)
         return EvaluationReport(labels, scores, class_names=self.class_names)

@@ -42,7 +42,7 @@ class TrainingOptions:
         views: Augmented views per training image in the feature cache (0: clean only).
         finetune_epochs: Epochs of fine-tuning through the backbone (0: none).
         unfreeze: :class:`tlkit.GradualUnfreeze` schedule over the fine-tuning epochs,
-            ``{epoch: top_blocks or "all"}``.
+            ``{epoch: top_blocks or "all"}``, or the same as text: ``"0:4,1:all"``.
         head_lr: Adam's learning rate in the frozen phase.
         finetune_lr: Peak learning rate of fine-tuning (cosine decay to 0).
         warmup_epochs: Epochs (may be fractional) of linear warm-up before the decay.
@@ -76,7 +76,8 @@ class TrainingOptions:
     head_epochs: int = 30
     views: int = 0
     finetune_epochs: int = 3
-    unfreeze: Mapping[int, int | str] = dataclasses.field(default_factory=lambda: {0: "all"})
+    unfreeze: Mapping[int, int | str] | str = dataclasses.field(
+        default_factory=lambda: {0: "all"})
     head_lr: float = 1e-3
     finetune_lr: float = 3e-4
     warmup_epochs: float = 0.0
@@ -97,10 +98,12 @@ class TrainingOptions:
         for name, minimum in (("batch_size", 1), ("head_epochs", 1), ("views", 0),
                               ("finetune_epochs", 0), ("seed", 0)):
             fix(self, name, check_int(name, getattr(self, name), minimum=minimum))
-        if not isinstance(self.unfreeze, Mapping):
+        unfreeze = _parse_schedule(self.unfreeze) if isinstance(self.unfreeze, str) \
+            else self.unfreeze
+        if not isinstance(unfreeze, Mapping):
             raise type_error("unfreeze", self.unfreeze, "a mapping {epoch: top_blocks or 'all'}")
         schedule = {}
-        for epoch, blocks in self.unfreeze.items():
+        for epoch, blocks in unfreeze.items():
             epoch = check_int("unfreeze epoch", int(epoch) if isinstance(epoch, str)
                               and epoch.isdigit() else epoch, minimum=0)
             if blocks != "all":
@@ -191,6 +194,17 @@ class TrainingOptions:
     def from_json(cls, text: str) -> TrainingOptions:
         """Options from :meth:`to_json` output."""
         return cls.from_dict(json.loads(text))
+
+
+def _parse_schedule(text: str) -> dict[int, int | str]:
+    """``"0:4,2:all"`` -> ``{0: 4, 2: "all"}`` (the text form of ``unfreeze``)."""
+    pairs = [item.split(":") for item in text.split(",")]
+    if not all(len(pair) == 2 and pair[0].strip().isdigit() and (
+            pair[1].strip() == "all" or pair[1].strip().isdigit()) for pair in pairs):
+        raise ValueError(f"unfreeze must be 'epoch:blocks' pairs like '0:4,2:all'. "
+                         f"Received: unfreeze={text!r}.")
+    return {int(epoch): "all" if blocks.strip() == "all" else int(blocks)
+            for epoch, blocks in pairs}
 
 
 QUICK = {"image_size": (128, 128), "head_epochs": 15, "views": 1, "finetune_epochs": 1,

@@ -24,7 +24,7 @@ from matplotlib.axes import Axes
 
 from tlkit._checks import check_bool, type_error
 from tlkit._environment import versions
-from tlkit._predict import predict_with_labels, prediction_table
+from tlkit._predict import labels_by_name, predict_with_labels, prediction_table
 from tlkit.data import ImageFolder, ImageSet, Split
 from tlkit.evaluation import EvaluationReport, plot_history
 from tlkit.workflow.options import TrainingOptions
@@ -239,13 +239,8 @@ class TrainingRun:
             ValueError: ``data`` has class folders this run does not know (named).
         """
         images = data if isinstance(data, ImageSet) else ImageFolder(data, verbose=verbose)
-        unknown = [n for n in images.class_names if n not in self.class_names]
-        if unknown:
-            raise ValueError(
-                f"data has classes this model was not trained on: {unknown[:10]}; its classes "
-                f"are {self.class_names[:20]}{'...' if len(self.class_names) > 20 else ''}.")
-        index = [self.class_names.index(n) for n in images.class_names]
-        relabelled = ImageSet(images.paths, [index[y] for y in images.labels], self.class_names)
+        relabelled = ImageSet(images.paths, labels_by_name(images, self.class_names),
+                              self.class_names)
         dataset = relabelled.to_dataset(batch_size, image_size=self.image_size,
                                         resize=self.options.resize)
         return EvaluationReport.from_model(self.model, dataset, class_names=self.class_names,
