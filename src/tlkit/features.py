@@ -205,11 +205,13 @@ def fit_head(
 
     Example:
         >>> import numpy as np
+        >>> import keras
         >>> from tlkit import ClassifierHead
+        >>> keras.utils.set_random_seed(1)  # the head's initial weights
         >>> rng = np.random.default_rng(0)
         >>> x = rng.normal(size=(64, 8)).astype("float32"); y = (x[:, 0] > 0).astype(int)
         >>> head = ClassifierHead(2, hidden_units=(), dropout=0.0)
-        >>> history = fit_head(head, x, y, epochs=20, learning_rate=0.05, verbose=0)
+        >>> history = fit_head(head, x, y, epochs=20, learning_rate=0.05, seed=0, verbose=0)
         >>> history.history["accuracy"][-1] > 0.9
         True
     """

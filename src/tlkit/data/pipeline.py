@@ -101,5 +101,7 @@ def make_dataset(
             x = layer(x, training=True)
         return (x, y, p) if with_paths else (x, y)
 
-    ds = ds.map(finish, num_parallel_calls=tf.data.AUTOTUNE)
+    # Random augmentation draws from one generator: batches augmented in parallel would
+    # take its numbers in any order, so a seeded policy would not repeat. One at a time.
+    ds = ds.map(finish, num_parallel_calls=None if layer is not None else tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
