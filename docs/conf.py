@@ -54,6 +54,9 @@ source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build"]
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
+# Types go beside described parameters only: with "all", a class whose docstring has an
+# Attributes section got a second, types-only Parameters list.
+autodoc_typehints_description_target = "documented_params"
 autodoc_default_options = {"show-inheritance": True}
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False

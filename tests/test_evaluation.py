@@ -127,13 +127,14 @@ def test_save_writes_every_file_and_a_working_page(tmp_path: Path) -> None:
     k = 6
     y_true = rng.integers(0, k, 120)
     scores = rng.dirichlet(np.ones(k), 120)
-    scores[np.arange(120), y_true] += 1.0
+    scores[np.arange(120), y_true] += 0.3
     scores /= scores.sum(axis=1, keepdims=True)
     report = EvaluationReport.from_predictions(y_true, scores, class_names=list("abcdef"))
+    assert 0.5 < report.accuracy < 0.95  # mistakes, so the page has confusions to show
     paths = report.save(tmp_path / "report")
-    expected = {"report.json", "per_class.csv", "confusion_matrix.csv", "most_confused.csv",
-                "confusion_matrix.png", "per_class_recall.png", "reliability.png", "report.md",
-                "index.html"}
+    expected = {"report.json", "predictions.csv", "per_class.csv", "confusion_matrix.csv",
+                "most_confused.csv", "confusion_matrix_top.png", "confusion_matrix.png",
+                "per_class_recall.png", "reliability.png", "report.md", "index.html"}
     assert set(paths) == expected
     for path in paths.values():
         assert path.is_file() and path.stat().st_size > 0
@@ -148,20 +149,31 @@ def test_save_writes_every_file_and_a_working_page(tmp_path: Path) -> None:
         def __init__(self) -> None:
             super().__init__()
             self.images: list[str] = []
+            self.links: list[str] = []
             self.tables = 0
 
         def handle_starttag(self, tag: str, attrs: list) -> None:
             if tag == "img":
                 self.images.append(dict(attrs)["src"])
+            if tag == "a":
+                self.links.append(dict(attrs)["href"])
             if tag == "table":
                 self.tables += 1
 
     collector = Collector()
     collector.feed(paths["index.html"].read_text())
-    pngs = {n for n in expected if n.endswith(".png")}
-    assert set(collector.images) == pngs
-    assert all((tmp_path / "report" / image).is_file() for image in collector.images)
-    assert collector.tables == 3
+    # The full matrix is linked (it opens at full size), the zoomed one shown.
+    shown = {n for n in expected if n.endswith(".png")} - {"confusion_matrix.png"}
+    assert set(collector.images) == shown
+    assert "confusion_matrix.png" in collector.links
+    assert {n for n in expected if n.endswith((".csv", ".json"))} <= set(collector.links)
+    assert all((tmp_path / "report" / link).is_file() for link in collector.links)
+    assert collector.tables == 4  # context, summary, confused pairs, per class
+    written = pd.read_csv(paths["predictions.csv"], index_col=0)
+    assert list(written.columns) == ["true", "predicted", "correct", "confidence",
+                                     "true_probability", "loss"]
+    assert (written["predicted"] == [report.class_names[i] for i in report.y_pred]).all()
+    assert len(pd.read_csv(paths["most_confused.csv"])) == len(report.most_confused(36))
     with pytest.raises(FileExistsError, match="already holds a report"):
         report.save(tmp_path / "report")
     assert report.save(tmp_path / "report", overwrite=True)["index.html"].is_file()

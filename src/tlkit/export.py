@@ -42,6 +42,9 @@ _RANDOM_LAYERS = (AugmentationLayer, keras.layers.RandomFlip, keras.layers.Rando
 def inference_model(model: keras.Model) -> keras.Model:
     """``model`` without its augmentation layers (they are the identity at inference).
 
+    Args:
+        model: A model from :func:`tlkit.build_classifier` or :func:`tlkit.train` (any Keras model works).
+
     Example:
         >>> import tlkit
         >>> backbone = tlkit.build_backbone("mobilenet_v2", image_size=32, weights=None)

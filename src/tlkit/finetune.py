@@ -247,6 +247,9 @@ class GradualUnfreeze(keras.callbacks.Callback):
         more blocks than the entry before; the rate is ``lr_scale ** unfreeze_steps``
         times the rate at the start of ``fit()``.
 
+        Args:
+            epoch: A 0-based epoch of the ``fit()`` call.
+
         Example:
             >>> from tlkit import build_backbone
             >>> backbone = build_backbone("mobilenet_v2", image_size=32, weights=None)

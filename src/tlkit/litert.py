@@ -132,6 +132,10 @@ class LiteRTModel:
     def predict(self, pixels: Any, *, verbose: int = 0) -> np.ndarray:
         """Class probabilities for pixels ``(n, h, w, 3)`` in ``[0, 255]`` at the model's size.
 
+        Args:
+            pixels: RGB images ``(n, height, width, 3)`` in ``[0, 255]`` at :attr:`image_size`.
+            verbose: ``1`` shows a progress bar.
+
         Raises:
             ValueError: The pixels are not ``(n, h, w, 3)`` at the model's size.
         """
@@ -145,7 +149,12 @@ class LiteRTModel:
         return np.stack(rows) if rows else np.zeros((0, len(self.class_names)), np.float32)
 
     def predict_images(self, images: ImageSet, *, verbose: int = 0) -> np.ndarray:
-        """Class probabilities for image files, resized as the export's JSON says."""
+        """Class probabilities for image files, resized as the export's JSON says.
+
+        Args:
+            images: An :class:`tlkit.ImageSet` of readable image files.
+            verbose: ``1`` shows a progress bar.
+        """
         if not isinstance(images, ImageSet):
             raise type_error("images", images, "a tlkit ImageSet")
         dataset = images.to_dataset(32, image_size=self.image_size, resize=self.resize)
@@ -156,7 +165,13 @@ class LiteRTModel:
 
     def predict_files(self, images: Any, *, top_k: int = 5, verbose: int = 0) -> pd.DataFrame:
         """One row per image file, as :meth:`tlkit.TrainingRun.predict` (unreadable files
-        get their reason in ``error``)."""
+        get their reason in ``error``).
+
+        Args:
+            images: A file or folder path, a list of them, or an :class:`tlkit.ImageSet`.
+            top_k: Classes listed per image, most probable first.
+            verbose: ``1`` shows a progress bar.
+        """
         return prediction_table(lambda good: self.predict_images(good, verbose=verbose),
                                 self.class_names, images, top_k=top_k)
 
@@ -174,4 +189,10 @@ class LiteRTModel:
         images = data if isinstance(data, ImageSet) else ImageFolder(data, verbose=verbose)
         labels = labels_by_name(images, self.class_names)
         scores = self.predict_images(images, verbose=verbose)
-        return EvaluationReport(labels, scores, class_names=self.class_names)
+        height, width = self.image_size
+        context = {"title": f"Evaluation report: {self.path.name}",
+                   "model": f"{self.path} ({self.runtime}, {height} x {width} pixels)",
+                   "data": f"{len(images):,} images"
+                           + ("" if isinstance(data, ImageSet) else f" of {os.path.abspath(data)}")}
+        return EvaluationReport(labels, scores, class_names=self.class_names,
+                                paths=images.paths, context=context)

@@ -170,6 +170,9 @@ class AugmentationPolicy:
     def from_config(cls, config: dict[str, Any]) -> AugmentationPolicy:
         """Build a policy from :meth:`get_config` output.
 
+        Args:
+            config: A dict from :meth:`get_config`.
+
         Raises:
             ValueError: ``config`` has keys that are not policy fields.
 
@@ -191,6 +194,9 @@ class AugmentationPolicy:
     @classmethod
     def from_json(cls, text: str) -> AugmentationPolicy:
         """Build a policy from :meth:`to_json` output.
+
+        Args:
+            text: A JSON string from :meth:`to_json`.
 
         Example:
             >>> AugmentationPolicy.from_json('{"rotation": 0.2}').rotation
@@ -217,6 +223,9 @@ class AugmentationPolicy:
 
         Use it inside a model (e.g. ``tlkit.build_classifier(..., augmentation=policy)``)
         or in a ``tf.data`` map with ``training=True``.
+
+        Args:
+            name: The Keras layer's name.
 
         Example:
             >>> import numpy as np

@@ -90,6 +90,9 @@ class BackboneSpec:
     def block_of(self, layer_name: str) -> str | None:
         """Return the block a layer belongs to, or ``None`` if no rule matches.
 
+        Args:
+            layer_name: The name of a layer of the backbone.
+
         Example:
             >>> get_backbone_spec("mobilenet_v2").block_of("block_16_project")
             'block_16'
@@ -264,6 +267,9 @@ def register_backbone(spec: BackboneSpec, *, overwrite: bool = False) -> Backbon
 
 def unregister_backbone(name: str) -> None:
     """Remove a backbone added with :func:`register_backbone` (built-in ones stay).
+
+    Args:
+        name: The name it was registered under.
 
     Raises:
         ValueError: ``name`` is not registered, or is a built-in backbone.

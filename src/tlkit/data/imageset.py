@@ -81,6 +81,9 @@ class ImageSet:
     def subset(self, indices: Sequence[int] | np.ndarray) -> ImageSet:
         """Return the images at ``indices`` (same class names).
 
+        Args:
+            indices: Positions of the images to keep, in the order wanted.
+
         Example:
             >>> ImageSet(["a", "b", "c"], [0, 1, 1], ["x", "y"]).subset([2]).paths
             ['c']
@@ -90,6 +93,9 @@ class ImageSet:
 
     def select_classes(self, names: Sequence[str]) -> ImageSet:
         """Keep only the images of ``names``, relabelled ``0 .. len(names) - 1`` in that order.
+
+        Args:
+            names: Class names to keep, in the order of their new labels.
 
         Raises:
             ValueError: A name is not a class of this set, or ``names`` is empty or repeats one.

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+
+from tlkit._checks import type_error
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -29,6 +33,23 @@ def _as_labels(argument: str, values: Any) -> np.ndarray:
     return array.astype(np.int64)
 
 
+def validated_paths(paths: Any, n: int) -> list[str]:
+    """One file path per row, as strings."""
+    if isinstance(paths, (str, os.PathLike)) or not hasattr(paths, "__len__"):
+        raise type_error("paths", paths, "a sequence of file paths, one per row")
+    if len(paths) != n:
+        raise ValueError(f"paths must hold one path per row ({n} rows). Received: "
+                         f"{len(paths)} paths.")
+    return [os.fspath(p) for p in paths]
+
+
+def validated_context(context: Any) -> dict[str, Any]:
+    """A copy of ``context`` with string keys (what the saved report shows on top)."""
+    if context is None:
+        return {}
+    if not isinstance(context, Mapping) or not all(isinstance(k, str) for k in context):
+        raise type_error("context", context, "a mapping with string keys")
+    return dict(context)
 
 
 def validated(y_true: Any, y_score: Any, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:

@@ -8,15 +8,16 @@ together. So imports flow one way: metrics <- plots, render, saving <- report.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from tlkit._checks import check_choice, check_names
-from tlkit.evaluation._inputs import validated
+from tlkit._checks import check_choice, check_int, check_names
+from tlkit.evaluation._inputs import validated, validated_context, validated_paths
 
 __all__ = ["ReportMetrics"]
 
@@ -32,10 +33,14 @@ class ReportMetrics:
     in the labels or the predictions.
     """
 
-    def __init__(self, y_true: Any, y_score: Any, *, class_names: Sequence[str]) -> None:
+    def __init__(self, y_true: Any, y_score: Any, *, class_names: Sequence[str],
+                 paths: Sequence[str | os.PathLike[str]] | None = None,
+                 context: Mapping[str, Any] | None = None) -> None:
         names = check_names("class_names", class_names, minimum=2)
         self.y_true, self.y_pred, self.y_score = validated(y_true, y_score, len(names))
         self.class_names = names
+        self.paths = None if paths is None else validated_paths(paths, self.y_true.size)
+        self.context = validated_context(context)
 
     # Construction -------------------------------------------------------------------------
     @classmethod
@@ -45,6 +50,8 @@ class ReportMetrics:
         y_score: Any,
         *,
         class_names: Sequence[str],
+        paths: Sequence[str | os.PathLike[str]] | None = None,
+        context: Mapping[str, Any] | None = None,
     ) -> _Report:
         """Build a report from true labels and scores or predicted labels (the constructor).
 
@@ -53,6 +60,10 @@ class ReportMetrics:
             y_score: Class probabilities or logits ``(n, k)``, or predicted class
                 indices ``(n,)``.
             class_names: One name per class (``k`` names).
+            paths: The image file of each row, when known: the saved report then
+                shows the misclassified images.
+            context: What was evaluated, shown at the top of the saved report
+                (e.g. ``{"model": "mobilenet_v2, 224 x 224", "data": "test split"}``).
 
         Returns:
             The report.
@@ -63,7 +74,7 @@ class ReportMetrics:
             ...                                   class_names=["a", "b"]).accuracy
             0.6666666666666666
         """
-        return cls(y_true, y_score, class_names=class_names)
+        return cls(y_true, y_score, class_names=class_names, paths=paths, context=context)
 
     # Metrics -----------------------------------------------------------------------------
     @property
@@ -174,6 +185,48 @@ class ReportMetrics:
         frame = self.per_class[self.per_class["support"] > 0]
         return frame.sort_values(["recall", "support"], ascending=[True, False]).head(n)
 
+    @property
+    def predictions(self) -> pd.DataFrame:
+        """One row per image: ``path`` (when known), ``true``, ``predicted``, ``correct``
+        and, with scores, ``confidence`` (the predicted class's probability),
+        ``true_probability`` and ``loss`` (its cross-entropy, ``-log p(true)``)."""
+        frame = pd.DataFrame(index=pd.RangeIndex(self.y_true.size, name="image"))
+        if self.paths is not None:
+            frame["path"] = self.paths
+        frame["true"] = [self.class_names[i] for i in self.y_true]
+        frame["predicted"] = [self.class_names[i] for i in self.y_pred]
+        frame["correct"] = self.y_true == self.y_pred
+        if self.y_score is not None:
+            rows = np.arange(self.y_true.size)
+            frame["confidence"] = self.y_score[rows, self.y_pred]
+            frame["true_probability"] = self.y_score[rows, self.y_true]
+            # Clipped so a probability of exactly 0 gives a large, finite loss.
+            frame["loss"] = -np.log(np.clip(frame["true_probability"], 1e-12, 1.0))
+        return frame
+
+    def mistakes(self, n: int | None = None) -> pd.DataFrame:
+        """The misclassified images, most confident mistakes first (fastai's "top losses").
+
+        Args:
+            n: Keep the first ``n`` (default: all).
+
+        Returns:
+            The rows of :attr:`predictions` that are wrong, by ``confidence``
+            descending (in image order when the report has no scores).
+
+        Example:
+            >>> from tlkit import EvaluationReport
+            >>> report = EvaluationReport([0, 1, 1], [[0.9, 0.1], [0.8, 0.2], [0.4, 0.6]],
+            ...                           class_names=["cat", "dog"])
+            >>> report.mistakes()[["true", "predicted", "confidence"]].to_dict("records")
+            [{'true': 'dog', 'predicted': 'cat', 'confidence': 0.8}]
+        """
+        frame = self.predictions
+        wrong = frame[~frame["correct"]]
+        if "confidence" in wrong:
+            wrong = wrong.sort_values("confidence", ascending=False, kind="stable")
+        return wrong if n is None else wrong.head(check_int("n", n, minimum=0))
+
     def expected_calibration_error(self, n_bins: int = 15) -> float | None:
         """Expected calibration error of the top-1 confidence (``None`` without scores).
 
@@ -237,6 +290,7 @@ class ReportMetrics:
             "per_class": json.loads(per_class.to_json(orient="records")),
             "confusion_matrix": self.confusion_matrix().tolist(),
             "most_confused": json.loads(self.most_confused(20).to_json(orient="records")),
+            "context": self.context,
         }
 
     def classification_report(self) -> str:

@@ -12,11 +12,13 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from tlkit._checks import check_int
 from tlkit.evaluation.metrics import ReportMetrics
 
-__all__ = ["plot_confusion_matrix", "plot_per_class_recall", "plot_reliability"]
+__all__ = ["RECALL_BANDS", "plot_confusion_matrix", "plot_per_class_recall", "plot_reliability"]
 
 
 def plot_confusion_matrix(
@@ -63,17 +65,19 @@ def plot_confusion_matrix(
     names = [report.class_names[i] for i in indices]
     k = len(names)
     annotate = k <= 30 if annotate is None else annotate
-    # About 0.17 inch per class keeps 7-pt labels legible at 101 classes.
-    side = min(max(5.0, 0.17 * k + 3.0), 30.0)
+    # About 0.17 inch per class keeps 7-pt labels legible at 101 classes; a cell holding
+    # a value ("0.25") needs about twice that.
+    side = min(max(5.0, (0.34 if annotate else 0.17) * k + 3.0), 30.0)
     font = 9.0 if k <= 40 else 7.0
-    ax = ax if ax is not None else Figure(figsize=(side + 1.5, side)).subplots()
+    ax = ax if ax is not None else Figure(figsize=(side + 1.5, side),
+                                          layout="constrained").subplots()
     vmax = 1.0 if normalize else max(float(sub.max()), 1.0)
     # Square-root colour scale and blank zero cells, so rare confusions stay visible.
     sns.heatmap(
         sub, ax=ax, cmap="Blues", square=True, mask=sub == 0,
         norm=PowerNorm(gamma=0.5, vmin=0.0, vmax=vmax),
         annot=annotate, fmt=".2f" if normalize else "d", linewidths=0.0,
-        annot_kws={"fontsize": font - 1},
+        annot_kws={"fontsize": 7.0},
         cbar_kws={"shrink": 0.5, "label": "fraction of true class" if normalize else "count"},
     )
     ax.set_facecolor("white")
@@ -93,15 +97,26 @@ def plot_confusion_matrix(
     if only_confused is not None:
         title += f"\nclasses in the top {only_confused} confusions"
     ax.set_title(title)
-    ax.figure.tight_layout()
     return ax
 
 
-def plot_per_class_recall(report: ReportMetrics, *, ax: Axes | None = None) -> Axes:
-    """Per-class recall as a sorted horizontal bar chart (worst at the top).
+RECALL_BANDS = ((0.5, "#d62728", "below 50 %"), (0.8, "#ff7f0e", "50 to 80 %"),
+                (np.inf, "#1f77b4", "80 % or more"))
+"""Colours of :func:`plot_per_class_recall`: (upper bound, colour, legend text)."""
+
+
+def plot_per_class_recall(report: ReportMetrics, *, worst: int | None = None,
+                          ax: Axes | None = None) -> Axes:
+    """Per-class recall as a sorted horizontal bar chart, worst class at the top.
+
+    Each class is labelled with its number of images (``n=``), since a recall of 50 %
+    on 2 images says less than on 200; bar colours mark recall below 50 %, 50 to 80 %
+    and 80 % or more (the legend says so), and a dashed line the mean.
 
     Args:
         report: The report to draw.
+        worst: Show only the ``worst`` classes with the lowest recall (default: all
+            classes with images).
         ax: Axes to draw into; default: a new figure sized for the number of classes.
 
     Returns:
@@ -110,26 +125,36 @@ def plot_per_class_recall(report: ReportMetrics, *, ax: Axes | None = None) -> A
     Example:
         >>> from tlkit import EvaluationReport
         >>> report = EvaluationReport([0, 1, 1], [0, 1, 0], class_names=["a", "b"])
-        >>> plot_per_class_recall(report).get_xlabel()
-        'recall (per-class accuracy)'
+        >>> ax = plot_per_class_recall(report)
+        >>> ax.get_xlabel(), [label.get_text() for label in ax.get_yticklabels()]
+        ('recall (per-class accuracy)', ['b (n=2)', 'a (n=1)'])
     """
-    frame = report.per_class[report.per_class["support"] > 0].sort_values("recall")
+    frame = report.worst_classes(report.num_classes)
+    if worst is not None:
+        frame = frame.head(check_int("worst", worst, minimum=1))
     k = len(frame)
     if ax is None:
-        ax = Figure(figsize=(8.0, min(max(3.0, 0.17 * k + 1.5), 30.0))).subplots()
-    colors = ["#d62728" if r < 0.5 else "#ff7f0e" if r < 0.8 else "#1f77b4"
+        ax = Figure(figsize=(8.0, min(max(3.0, 0.2 * k + 1.6), 30.0)),
+                    layout="constrained").subplots()
+    colors = [next(color for bound, color, _ in RECALL_BANDS if r < bound)
               for r in frame["recall"]]
     ax.barh(np.arange(k), frame["recall"], color=colors)
     ax.set_yticks(np.arange(k))
-    ax.set_yticklabels(frame.index, fontsize=9.0 if k <= 40 else 7.0)
+    ax.set_yticklabels([f"{name} (n={count})" for name, count in frame["support"].items()],
+                       fontsize=9.0 if k <= 40 else 7.0)
     ax.set_ylim(k - 0.5, -0.5)  # worst class at the top
     ax.set_xlim(0, 1)
-    ax.axvline(report.balanced_accuracy, color="black", linestyle="--", linewidth=1,
-               label=f"mean {report.balanced_accuracy:.3f}")
+    ax.axvline(report.balanced_accuracy, color="black", linestyle="--", linewidth=1)
+    handles = [Patch(color=color, label=f"recall {text}") for _, color, text in RECALL_BANDS]
+    handles.append(Line2D([], [], color="black", linestyle="--",
+                          label=f"mean over classes {100 * report.balanced_accuracy:.1f} %"))
+    # Below the axes: inside, it would cover the bars of the best classes.
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.09 * 30 / max(k, 30)),
+              ncol=2, fontsize=8, frameon=False)
     ax.set_xlabel("recall (per-class accuracy)")
-    ax.set_title("Per-class recall")
-    ax.legend(loc="upper right")
-    ax.figure.tight_layout()
+    shown = f"the {k} worst of {int((report.per_class['support'] > 0).sum())} classes" \
+        if worst is not None and k < (report.per_class["support"] > 0).sum() else "every class"
+    ax.set_title(f"Per-class recall, {shown}")
     return ax
 
 
@@ -158,18 +183,25 @@ def plot_reliability(report: ReportMetrics, *, n_bins: int = 15,
     table = report._reliability(n_bins)
     if table is None:
         raise ValueError("plot_reliability needs scores; this report was built from labels.")
-    ax = ax if ax is not None else Figure(figsize=(5.0, 5.0)).subplots()
+    ax = ax if ax is not None else Figure(figsize=(5.5, 5.5), layout="constrained").subplots()
     width = 1.0 / n_bins
     ax.bar(table["low"], table["accuracy"], width=width, align="edge", alpha=0.8,
-           edgecolor="black", label="accuracy")
+           edgecolor="black", label="accuracy of the bin's images")
     ax.plot([0, 1], [0, 1], "--", color="gray", label="perfect calibration")
-    ax.plot(table["confidence"], table["accuracy"], "o", color="#d62728", markersize=3)
+    ax.plot(table["confidence"], table["accuracy"], "o", color="#d62728", markersize=3,
+            label="mean confidence in the bin")
+    for row in table.itertuples():  # how many images each bar stands for, at its foot
+        ax.text(row.low + width / 2, 0.015, str(row.count), ha="center", va="bottom",
+                fontsize=7, rotation=90 if n_bins > 10 else 0)
     ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
+    ax.set_ylim(0, 1.02)
     ax.set_xlabel("confidence (top-1 probability)")
     ax.set_ylabel("accuracy")
-    ax.set_title(f"Reliability (ECE {report.expected_calibration_error(n_bins):.4f})")
-    ax.legend(loc="upper left")
-    ax.figure.tight_layout()
+    ax.set_title(f"Reliability (expected calibration error "
+                 f"{report.expected_calibration_error(n_bins):.4f});\nnumbers: images per bin",
+                 fontsize=10)
+    # Below the axes, where no bar can be.
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=1, fontsize=8,
+              frameon=False)
     return ax
 

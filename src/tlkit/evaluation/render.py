@@ -1,14 +1,12 @@
-"""The report in words: plain text, Markdown and one HTML page."""
+"""The report in words: plain text and Markdown (the HTML page is in :mod:`~tlkit.evaluation.page`)."""
 
 from __future__ import annotations
-
-import html
 
 import pandas as pd
 
 from tlkit.evaluation.metrics import ReportMetrics
 
-__all__ = ["headline", "to_html", "to_markdown", "to_text"]
+__all__ = ["headline", "to_markdown", "to_text"]
 
 
 def headline(report: ReportMetrics) -> list[tuple[str, str]]:
@@ -61,35 +59,3 @@ def to_markdown(report: ReportMetrics) -> str:
         lines += ["", "## Most confused pairs", "", *table(confused)]
     lines += ["", "## Per class", "", *table(report.per_class.reset_index())]
     return "\n".join(lines) + "\n"
-
-
-def to_html(report: ReportMetrics, images: list[str]) -> str:
-    """One self-contained HTML page showing the figures in ``images`` (PNG files beside it)."""
-    rows = "".join(
-        f"<tr><th>{html.escape(n)}</th><td>{html.escape(v)}</td></tr>" for n, v in headline(report)
-    )
-    confused = report.most_confused(20).to_html(index=False, float_format=lambda v: f"{v:.3f}",
-                                                classes="table", border=0)
-    per_class = report.per_class.to_html(float_format=lambda v: f"{v:.3f}", classes="table",
-                                         border=0)
-    figures = "".join(
-        f'<figure><img src="{html.escape(n)}" alt="{html.escape(n[:-4].replace("_", " "))}">'
-        f"<figcaption>{html.escape(n[:-4].replace('_', ' '))}</figcaption></figure>"
-        for n in images
-    )
-    style = (
-        "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}"
-        "table{border-collapse:collapse;margin:1em 0}th,td{padding:.25em .7em;text-align:left;"
-        "border-bottom:1px solid #ddd}img{max-width:100%}figure{margin:1.5em 0}"
-    )
-    return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<title>Evaluation report</title><style>{style}</style></head><body>"
-        "<h1>Evaluation report</h1>"
-        f"<table>{rows}</table>"
-        f"<h2>Figures</h2>{figures}"
-        f"<h2>Most confused pairs</h2>{confused}"
-        f"<h2>Per class</h2>{per_class}"
-        "</body></html>\n"
-    )
-

@@ -8,13 +8,14 @@ own modules, which this one puts together (imports flow one way).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from matplotlib.axes import Axes
 
 from tlkit._predict import predict_with_labels
+from tlkit.evaluation.gallery import plot_mistakes
 from tlkit.evaluation.metrics import ReportMetrics
 from tlkit.evaluation.plots import plot_confusion_matrix, plot_per_class_recall, plot_reliability
 from tlkit.evaluation.render import to_markdown, to_text
@@ -38,6 +39,10 @@ class EvaluationReport(ReportMetrics):
             because rows do not sum to 1 or leave ``[0, 1]``, and get a softmax),
             or predicted class indices ``(n,)``.
         class_names: One name per class (``k`` names).
+        paths: The image file of each row, when known: :attr:`predictions` then has a
+            ``path`` column and the saved page shows the misclassified images.
+        context: What was evaluated (model, data, split...), shown on top of the
+            saved page and kept in ``report.json``; a ``"title"`` entry titles the page.
 
     Raises:
         ValueError: Empty input, different lengths, ``class_names`` of the wrong
@@ -49,6 +54,8 @@ class EvaluationReport(ReportMetrics):
         y_pred: Predicted class indices.
         y_score: Class probabilities ``(n, k)``, or ``None`` when built from labels.
         class_names: Class names.
+        paths: Image files, one per row, or ``None``.
+        context: The ``context`` given (a dict, empty by default).
 
     Example:
         >>> report = EvaluationReport.from_predictions(
@@ -58,6 +65,12 @@ class EvaluationReport(ReportMetrics):
         (0.75, 0.8333333333333334)
         >>> report.most_confused(1).to_dict("records")
         [{'true': 'owl', 'predicted': 'cat', 'count': 1, 'fraction_of_true': 0.5}]
+        >>> report.mistakes()[["true", "predicted", "confidence"]].to_dict("records")
+        [{'true': 'owl', 'predicted': 'cat', 'confidence': 0.6}]
+        >>> import tempfile
+        >>> files = report.save(tempfile.mkdtemp())
+        >>> [name for name in files if name.endswith(".png")]
+        ['confusion_matrix_top.png', 'confusion_matrix.png', 'per_class_recall.png', 'reliability.png']
     """
 
 
@@ -69,6 +82,8 @@ class EvaluationReport(ReportMetrics):
         *,
         class_names: Sequence[str],
         flip_tta: bool = False,
+        paths: Sequence[str | os.PathLike[str]] | None = None,
+        context: Mapping[str, Any] | None = None,
         verbose: int = 1,
     ) -> EvaluationReport:
         """Predict ``dataset`` with ``model`` (with a progress bar) and build the report.
@@ -83,7 +98,10 @@ class EvaluationReport(ReportMetrics):
             class_names: One name per class.
             flip_tta: Test-time augmentation: average the model's probabilities for
                 each image and its horizontal mirror (twice the prediction time).
-            verbose: Show a progress bar.
+            paths: The file of each image in the order the dataset yields them (an
+                unshuffled :meth:`tlkit.ImageSet.to_dataset` keeps its ``paths`` order).
+            context: What was evaluated (see the class).
+            verbose: ``0`` silent, ``1`` a progress bar.
 
         Returns:
             The report.
@@ -102,7 +120,8 @@ class EvaluationReport(ReportMetrics):
         """
         scores, labels = predict_with_labels(model, dataset, argument="dataset", verbose=verbose,
                                              flip=flip_tta, desc="Evaluating")
-        return cls.from_predictions(labels, scores, class_names=class_names)
+        return cls.from_predictions(labels, scores, class_names=class_names, paths=paths,
+                                    context=context)
 
     # Plots, text and files (plots.py, render.py, saving.py) ------------------------------
     def __str__(self) -> str:
@@ -121,18 +140,55 @@ class EvaluationReport(ReportMetrics):
     def plot_confusion_matrix(self, *, normalize: str | None = "true",
                               only_confused: int | None = None, annotate: bool | None = None,
                               ax: Axes | None = None) -> Axes:
-        """The confusion matrix as a heatmap (see :func:`tlkit.evaluation.plot_confusion_matrix`)."""
+        """The confusion matrix as a heatmap (see :func:`tlkit.plot_confusion_matrix`).
+
+        Args:
+            normalize: ``"true"`` (shares of each true class) or ``None`` (counts).
+            only_confused: Show only the classes of this many most frequent confusions.
+            annotate: Write the values in the cells (default: up to 30 classes shown).
+            ax: Axes to draw into (default: a new figure).
+        """
         return plot_confusion_matrix(self, normalize=normalize, only_confused=only_confused,
                                      annotate=annotate, ax=ax)
 
-    def plot_per_class_recall(self, *, ax: Axes | None = None) -> Axes:
-        """Per-class recall, worst first (see :func:`tlkit.evaluation.plot_per_class_recall`)."""
-        return plot_per_class_recall(self, ax=ax)
+    def plot_per_class_recall(self, *, worst: int | None = None,
+                              ax: Axes | None = None) -> Axes:
+        """Per-class recall, worst first (see :func:`tlkit.plot_per_class_recall`).
+
+        Args:
+            worst: Show only this many classes with the lowest recall (default: all).
+            ax: Axes to draw into (default: a new figure).
+        """
+        return plot_per_class_recall(self, worst=worst, ax=ax)
 
     def plot_reliability(self, *, n_bins: int = 15, ax: Axes | None = None) -> Axes:
-        """A reliability diagram (see :func:`tlkit.evaluation.plot_reliability`)."""
+        """A reliability diagram (see :func:`tlkit.plot_reliability`).
+
+        Args:
+            n_bins: Equal-width confidence bins.
+            ax: Axes to draw into (default: a new figure).
+        """
         return plot_reliability(self, n_bins=n_bins, ax=ax)
 
-    def save(self, directory: str | os.PathLike[str], *, overwrite: bool = False) -> dict[str, Path]:
-        """Write JSON, CSV, PNG and one HTML page (see :func:`tlkit.evaluation.save_report`)."""
-        return save_report(self, directory, overwrite=overwrite)
+    def plot_mistakes(self, *, n: int = 12, columns: int = 4) -> list[Axes]:
+        """The most confident mistakes as images (see :func:`tlkit.plot_mistakes`).
+
+        Args:
+            n: Mistakes shown.
+            columns: Images per row.
+        """
+        return plot_mistakes(self, n=n, columns=columns)
+
+    def save(self, directory: str | os.PathLike[str], *, overwrite: bool = False,
+             links: Mapping[str, str] | None = None) -> dict[str, Path]:
+        """Write JSON, CSV, PNG and one HTML page (see :func:`tlkit.save_report`).
+
+        Args:
+            directory: Created if needed.
+            overwrite: Replace an earlier report there.
+            links: ``{label: relative URL}`` of related files the page links to.
+
+        Returns:
+            ``{file name: path}`` of every file written.
+        """
+        return save_report(self, directory, overwrite=overwrite, links=links)

@@ -178,7 +178,11 @@ class TrainingOptions:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TrainingOptions:
-        """Options from :meth:`to_dict` output; unknown keys are an error naming them."""
+        """Options from :meth:`to_dict` output; unknown keys are an error naming them.
+
+        Args:
+            data: A mapping from :meth:`to_dict` (lists stand for tuples).
+        """
         if not isinstance(data, Mapping):
             raise type_error("data", data, "a mapping of option names to values")
         fields = [f.name for f in dataclasses.fields(cls)]
@@ -192,7 +196,11 @@ class TrainingOptions:
 
     @classmethod
     def from_json(cls, text: str) -> TrainingOptions:
-        """Options from :meth:`to_json` output."""
+        """Options from :meth:`to_json` output.
+
+        Args:
+            text: A JSON string from :meth:`to_json`.
+        """
         return cls.from_dict(json.loads(text))
 
 

@@ -151,8 +151,42 @@ class TrainingRun:
             policy.preview(sample, n=5).savefig(folder / "augmentation_preview.png", dpi=90)
         report = self.reports.get("test") or self.reports.get("validation")
         if report is not None:
-            report.save(folder / "report")
+            links = {"run metrics": "../metrics.json", "configuration": "../config.json",
+                     "split of every image": "../split.csv"}
+            if len(self.history):
+                links["training curves"] = "../history.png"
+            report.save(folder / "report", links=links)
         return folder
+
+    def report_context(self, data: str, *, split: str | None = None) -> dict[str, Any]:
+        """What a report of this run's model shows on top: model, data, options.
+
+        Args:
+            data: The evaluated images in words (e.g. ``"1,736 images of photos/"``).
+            split: The split's name (``"test"``), for the page's title.
+
+        Returns:
+            The ``context`` for :class:`tlkit.EvaluationReport`.
+
+        Example:
+            >>> import keras
+            >>> model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(),
+            ...                           keras.layers.Dense(2)])
+            >>> context = TrainingRun(model, ["cat", "dog"], backbone="tiny", weights=None
+            ...                       ).report_context("40 images of pets/", split="test")
+            >>> context["title"], context["model"]
+            ('Evaluation report: test split', 'tiny, 32 x 32 pixels, 2 classes, weights random (weights=None)')
+        """
+        tta = self.options.tta
+        weights = "random (weights=None)" if self.weights is None else \
+            Path(self.weights).name if os.path.sep in str(self.weights) else str(self.weights)
+        height, width = self.image_size
+        return {"title": "Evaluation report" + (f": {split} split" if split else ""),
+                "model": f"{self.backbone or self.model.name}, {height} x {width} pixels, "
+                         f"{len(self.class_names)} classes, weights {weights}",
+                "data": data,
+                "test-time augmentation": "image and its mirror" if tta else "none",
+                "training options": self.options.to_dict()}
 
     def plot_history(self) -> list[Axes]:
         """Training curves of both phases, a line where fine-tuning starts.
@@ -170,6 +204,9 @@ class TrainingRun:
     @classmethod
     def load(cls, directory: str | os.PathLike[str]) -> TrainingRun:
         """Read a run folder written by :meth:`save` (``import tlkit`` registers its layers).
+
+        Args:
+            directory: A run folder written by :meth:`save` or ``tlkit train``.
 
         Raises:
             FileNotFoundError: ``directory`` does not exist.
@@ -243,5 +280,8 @@ class TrainingRun:
                               self.class_names)
         dataset = relabelled.to_dataset(batch_size, image_size=self.image_size,
                                         resize=self.options.resize)
+        source = "an ImageSet" if isinstance(data, ImageSet) else os.path.abspath(data)
+        context = self.report_context(f"{len(images):,} images of {source}")
         return EvaluationReport.from_model(self.model, dataset, class_names=self.class_names,
-                                           flip_tta=self.options.tta, verbose=verbose)
+                                           flip_tta=self.options.tta, paths=images.paths,
+                                           context=context, verbose=verbose)

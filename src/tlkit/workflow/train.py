@@ -42,6 +42,15 @@ def _images(data: Any, verbose: int) -> ImageSet | Split:
     raise type_error("data", data, "a folder path, an ImageSet/ImageFolder or a Split")
 
 
+def _source(data: Any) -> str:
+    """Where the images came from, in words, for the report."""
+    if isinstance(data, (str, os.PathLike)):
+        return os.path.abspath(data)
+    if isinstance(data, ImageFolder):
+        return str(data.root.resolve())
+    return f"a {type(data).__name__}"
+
+
 def split_images(images: ImageSet, options: TrainingOptions) -> Split:
     """Stratified train / validation / test parts as the options ask (test first, so the
     test images do not depend on ``val_fraction``)."""
@@ -181,11 +190,17 @@ def train(
     # 4. Reports ------------------------------------------------------------------------
     t = time.perf_counter()
     reports = {}
+    described = TrainingRun(model, names, options=options, backbone=spec.name,
+                            weights=None if weights is None else str(weights))
     for split_name, part in (("validation", val_set), ("test", test_set)):
         if len(part):
+            how = "your split" if isinstance(images, Split) else \
+                f"stratified split, seed {options.seed}"
+            context = described.report_context(
+                f"{len(part):,} images of {_source(data)} ({how})", split=split_name)
             reports[split_name] = EvaluationReport.from_model(
                 model, part.to_dataset(64, image_size=size, resize=resize), class_names=names,
-                flip_tta=options.tta, verbose=bar)
+                flip_tta=options.tta, paths=part.paths, context=context, verbose=bar)
     phases["evaluation"] = time.perf_counter() - t
 
     history = pd.concat(

@@ -1,0 +1,226 @@
+"""The report as one HTML page, written for a person: what was evaluated, how well, where
+it fails (pictures of the mistakes, the confusions), then every table.
+
+The page is self-contained (styles, a few lines of script to sort the per-class table and
+the thumbnails are inline), so it opens from disk or as a CI artifact without a server;
+the PNG figures and CSV files it links sit beside it.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from tlkit.evaluation.gallery import thumbnail_uri
+from tlkit.evaluation.metrics import ReportMetrics
+from tlkit.evaluation.render import headline
+
+__all__ = ["GALLERY_SIZE", "PAIRS_SHOWN", "to_html"]
+
+GALLERY_SIZE = 24
+"""Most confident mistakes shown as thumbnails on the page (all are in ``predictions.csv``)."""
+
+PAIRS_SHOWN = 20
+"""Most-confused pairs listed on the page, each with up to three example thumbnails."""
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1150px;padding:0 1em;color:#222}
+h2{margin-top:2em;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:.8em 0}
+th,td{padding:.2em .7em;border-bottom:1px solid #e4e4e4;text-align:left;vertical-align:top}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+table.sortable th{cursor:pointer;background:#f4f4f4}
+table.sortable th:after{content:" \\2195";color:#999}
+.context th{font-weight:600;white-space:nowrap}
+.gallery{display:flex;flex-wrap:wrap;gap:10px}
+.gallery figure{margin:0;width:170px;font-size:.8em}
+.gallery img,.examples img{max-width:160px;max-height:160px;display:block}
+.examples{display:flex;gap:6px}
+.examples img{max-height:72px;max-width:96px}
+figure.plot{margin:1em 0}
+figure.plot img{max-width:100%}
+figcaption{color:#555;font-size:.9em;margin-top:.3em}
+.muted{color:#666}
+details{margin:.5em 0}
+"""
+
+_SORT_SCRIPT = """
+document.querySelectorAll("table.sortable").forEach(function(table){
+  table.querySelectorAll("th").forEach(function(th, col){
+    th.addEventListener("click", function(){
+      var body = table.tBodies[0], rows = Array.from(body.rows);
+      var up = th.dataset.order !== "asc"; th.dataset.order = up ? "asc" : "desc";
+      rows.sort(function(a, b){
+        var x = a.cells[col].dataset.value || a.cells[col].textContent;
+        var y = b.cells[col].dataset.value || b.cells[col].textContent;
+        var nx = parseFloat(x), ny = parseFloat(y);
+        var c = (isNaN(nx) || isNaN(ny)) ? x.localeCompare(y) : nx - ny;
+        return up ? c : -c;
+      });
+      rows.forEach(function(r){ body.appendChild(r); });
+    });
+  });
+});
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def _context(report: ReportMetrics, written: Mapping[str, str]) -> str:
+    rows = []
+    for key, value in {**report.context, **written}.items():
+        if key == "title":  # it is the page's heading
+            continue
+        if isinstance(value, Mapping):  # e.g. the run's options: folded, they are long
+            inner = "".join(f"<tr><th>{_e(k)}</th><td>{_e(json.dumps(v))}</td></tr>"
+                            for k, v in value.items())
+            cell = f"<details><summary>{len(value)} settings</summary><table>{inner}</table></details>"
+        else:
+            cell = _e(value)
+        rows.append(f"<tr><th>{_e(key)}</th><td>{cell}</td></tr>")
+    return f'<table class="context">{"".join(rows)}</table>'
+
+
+def _links(files: Sequence[str], links: Mapping[str, str]) -> str:
+    """Links to the files beside the page and to the run's own files."""
+    own = " · ".join(f'<a href="{_e(name)}">{_e(name)}</a>' for name in files
+                     if name.endswith((".csv", ".json", ".md")))
+    text = f"<p>Data files: {own}</p>"
+    if links:
+        text += "<p>This run: " + " · ".join(
+            f'<a href="{_e(href)}">{_e(label)}</a>' for label, href in links.items()) + "</p>"
+    return text
+
+
+def _headline(report: ReportMetrics) -> str:
+    rows = "".join(f'<tr><th>{_e(n)}</th><td class="num">{_e(v)}</td></tr>'
+                   for n, v in headline(report))
+    return f"<table>{rows}</table>"
+
+
+def _thumb(path: str, true: str, predicted: str, confidence: str) -> str:
+    uri = thumbnail_uri(path)
+    alt = f"true {true}, predicted {predicted}{confidence}"
+    image = f'<img src="{uri}" alt="{_e(alt)}">' if uri else "<p>(unreadable)</p>"
+    return (f"<figure>{image}<figcaption>true <b>{_e(true)}</b><br>predicted "
+            f"<b>{_e(predicted)}</b>{confidence}</figcaption></figure>")
+
+
+def _gallery(report: ReportMetrics) -> str:
+    if report.paths is None:
+        return ""
+    wrong = report.mistakes(GALLERY_SIZE)
+    if wrong.empty:
+        return "<h2>Misclassified images</h2><p>None: every image was classified right.</p>"
+    tiles = []
+    for row in wrong.itertuples():
+        confidence = f" ({100 * row.confidence:.0f} %)" if hasattr(row, "confidence") else ""
+        tiles.append(_thumb(row.path, row.true, row.predicted, confidence))
+    total = int((~report.predictions["correct"]).sum())
+    return (f"<h2>Most confident mistakes</h2><p>The {len(wrong)} misclassified images the "
+            f"model was surest about, of {total} mistakes in all (every image is in "
+            f'<a href="predictions.csv">predictions.csv</a>). Look for wrong labels, images '
+            f'of two classes at once and classes that are hard to tell apart.</p>'
+            f'<div class="gallery">{"".join(tiles)}</div>')
+
+
+def _pairs(report: ReportMetrics) -> str:
+    pairs = report.most_confused(report.num_classes ** 2)
+    if pairs.empty:
+        return ""
+    listed = pairs[pairs["count"] > 1].head(PAIRS_SHOWN)
+    if listed.empty:
+        listed = pairs.head(PAIRS_SHOWN)
+    wrong = report.mistakes() if report.paths is not None else None
+    rows = []
+    for row in listed.itertuples():
+        examples = ""
+        if wrong is not None:
+            chosen = wrong[(wrong["true"] == row.true) & (wrong["predicted"] == row.predicted)]
+            examples = '<div class="examples">' + "".join(
+                f'<img src="{uri}" alt="{_e(row.true)} taken for {_e(row.predicted)}">'
+                for path in chosen["path"].head(3) if (uri := thumbnail_uri(path, 96))) + "</div>"
+        rows.append(f"<tr><td>{_e(row.true)}</td><td>{_e(row.predicted)}</td>"
+                    f'<td class="num">{row.count}</td>'
+                    f'<td class="num">{100 * row.fraction_of_true:.1f} %</td>'
+                    + (f"<td>{examples}</td>" if wrong is not None else "") + "</tr>")
+    rest = pairs.iloc[len(listed):]
+    tail = ""
+    if len(rest):
+        once = int((rest["count"] == 1).sum())
+        how = "each confused once" if once == len(rest) else f"{once} of them confused once"
+        tail = (f'<p class="muted">{len(rest)} more pairs, {how}, are listed in '
+                f'<a href="most_confused.csv">most_confused.csv</a>.</p>')
+    example_head = "<th>examples</th>" if wrong is not None else ""
+    return ("<h2>Most confused pairs</h2><p>How often images of the true class were taken "
+            "for the predicted one; the rate is the share of the true class's images.</p>"
+            '<table><thead><tr><th>true class</th><th>predicted as</th><th class="num">'
+            f'images</th><th class="num">rate</th>{example_head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table>{tail}")
+
+
+def _figure(name: str, caption: str, *, link_text: str | None = None) -> str:
+    link = f' <a href="{_e(name)}">{_e(link_text)}</a>' if link_text else ""
+    return (f'<figure class="plot"><a href="{_e(name)}"><img src="{_e(name)}" '
+            f'alt="{_e(caption)}"></a><figcaption>{_e(caption)}{link}</figcaption></figure>')
+
+
+def _per_class(report: ReportMetrics) -> str:
+    frame: pd.DataFrame = report.worst_classes(report.num_classes)
+    absent = report.per_class[report.per_class["support"] == 0]
+    frame = pd.concat([frame, absent])
+    rows = "".join(
+        f"<tr><td>{_e(name)}</td>"
+        + "".join(f'<td class="num" data-value="{v}">{v:.3f}</td>'
+                  for v in (r.recall, r.precision, r.f1))
+        + f'<td class="num">{r.support}</td></tr>'
+        for name, r in zip(frame.index, frame.itertuples()))
+    return ("<h2>Per class</h2><p>Worst recall first; click a column to sort. Recall is the "
+            "share of the class's images classified right, precision the share of the "
+            "images predicted as the class that belong to it.</p>"
+            '<table class="sortable"><thead><tr><th>class</th><th class="num">recall</th>'
+            '<th class="num">precision</th><th class="num">F1</th><th class="num">images'
+            f"</th></tr></thead><tbody>{rows}</tbody></table>")
+
+
+def to_html(report: ReportMetrics, figures: Mapping[str, str], files: Sequence[str], *,
+            links: Mapping[str, str] | None = None, written: Mapping[str, str] | None = None,
+            ) -> str:
+    """The report page.
+
+    Args:
+        report: The report.
+        figures: ``{png file name: caption}`` of the figures written beside the page
+            (``confusion_matrix.png`` is linked at full size under the zoomed one).
+        files: Every file written beside the page (the data files are linked).
+        links: ``{label: relative URL}`` of related files outside the report, e.g. a
+            run folder's ``../history.png``.
+        written: Facts about the writing (tlkit and TensorFlow versions, date) shown
+            after the report's own context.
+    """
+    parts = [f"<h1>{_e(report.context.get('title', 'Evaluation report'))}</h1>",
+             _context(report, written or {}), _links(files, links or {}),
+             "<h2>Summary</h2>", _headline(report), _gallery(report), _pairs(report)]
+    full = figures.get("confusion_matrix.png")
+    zoom = figures.get("confusion_matrix_top.png")
+    if zoom:
+        parts += ["<h2>Confusion matrix</h2>", _figure("confusion_matrix_top.png", zoom)]
+        if full:
+            parts.append(f'<p><a href="confusion_matrix.png">{_e(full)}</a> (opens at full '
+                         f"size).</p>")
+    elif full:
+        parts += ["<h2>Confusion matrix</h2>", _figure("confusion_matrix.png", full)]
+    for name, caption in figures.items():
+        if name not in ("confusion_matrix.png", "confusion_matrix_top.png"):
+            parts.append(_figure(name, caption))
+    parts.append(_per_class(report))
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{_e(report.context.get('title', 'Evaluation report'))}</title>"
+            f"<style>{_STYLE}</style></head><body>{''.join(parts)}"
+            f"<script>{_SORT_SCRIPT}</script></body></html>\n")

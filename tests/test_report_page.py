@@ -1,0 +1,202 @@
+"""The saved report as a reader meets it: gallery of mistakes, context, zoomed matrix,
+predictions.csv, built from a small generated folder of images."""
+
+from __future__ import annotations
+
+import base64
+import io
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from tlkit import EvaluationReport, ImageFolder, plot_mistakes
+from tlkit.evaluation.page import GALLERY_SIZE
+
+
+class Page(HTMLParser):
+    """The parts of index.html the tests read: images, links, sections, context rows."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.images: list[dict[str, str]] = []
+        self.links: list[str] = []
+        self.headings: list[str] = []
+        self.context: dict[str, str] = {}
+        self.captions: list[str] = []
+        self._tag: list[str] = []
+        self._in_context = False
+        self._row: list[str] = []
+        self._caption: str | None = None
+        self.feed(text)
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        attributes = dict(attrs)
+        self._tag.append(tag)
+        if tag == "img":
+            self.images.append(attributes)
+        elif tag == "a":
+            self.links.append(attributes["href"])
+        elif tag == "table" and attributes.get("class") == "context":
+            self._in_context = True
+        elif tag == "tr" and self._in_context:
+            self._row = []
+        elif tag == "figcaption":
+            self._caption = ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._tag:
+            self._tag.pop()
+        if tag == "table" and self._in_context:
+            self._in_context = False
+        elif tag == "tr" and self._in_context and len(self._row) >= 2:
+            self.context[self._row[0]] = self._row[1]
+        elif tag == "figcaption" and self._caption is not None:
+            self.captions.append(self._caption)
+            self._caption = None
+
+    def handle_data(self, data: str) -> None:
+        if self._tag and self._tag[-1] == "h2":
+            self.headings.append(data)
+        if self._in_context and self._tag and self._tag[-1] in ("th", "td"):
+            self._row.append(data)
+        if self._caption is not None:
+            self._caption += data
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> ImageFolder:
+    """3 classes of 4 images each, in the modes people's folders hold."""
+    rng = np.random.default_rng(0)
+    for c, name in enumerate(["ant", "bee", "cow"]):
+        (tmp_path / "photos" / name).mkdir(parents=True)
+        for i in range(4):
+            pixels = rng.integers(0, 255, (30 + 7 * i, 40, 3), dtype=np.uint8)
+            image = Image.fromarray(pixels)
+            if i == 1:
+                image = image.convert("L")
+            if i == 2:
+                image.convert("CMYK").save(tmp_path / "photos" / name / f"{i}.jpg")
+                continue
+            if i == 3:
+                image = image.convert("RGBA")
+            image.save(tmp_path / "photos" / name / f"{i}.png")
+    return ImageFolder(tmp_path / "photos", verbose=0)
+
+
+def scores_with_mistakes(labels: np.ndarray) -> tuple[np.ndarray, dict[int, float]]:
+    """Right, confident scores except three images, wrong with known confidences."""
+    scores = np.full((len(labels), 3), 0.05)
+    scores[np.arange(len(labels)), labels] = 0.9
+    wrong = {1: 0.6, 6: 0.95, 9: 0.7}  # image -> confidence of its wrong prediction
+    for image, confidence in wrong.items():
+        scores[image] = (1 - confidence) / 2
+        scores[image, (labels[image] + 1) % 3] = confidence
+    return scores, wrong
+
+
+def test_page_shows_the_mistakes_context_and_zoomed_matrix(folder: ImageFolder,
+                                                          tmp_path: Path) -> None:
+    scores, wrong = scores_with_mistakes(folder.labels)
+    report = EvaluationReport(folder.labels, scores, class_names=folder.class_names,
+                              paths=folder.paths,
+                              context={"model": "tiny net, 32 x 32 pixels", "data": "photos/"})
+    files = report.save(tmp_path / "report", links={"training curves": "../history.png"})
+    page = Page(files["index.html"].read_text())
+
+    # Context on top, with what wrote it.
+    assert page.context["model"] == "tiny net, 32 x 32 pixels"
+    assert page.context["data"] == "photos/"
+    assert "tlkit" in page.context["written"] and "TensorFlow" in page.context["written"]
+    assert "../history.png" in page.links
+
+    # Gallery: the mistakes, most confident first, as embedded JPEG thumbnails.
+    assert page.headings[:3] == ["Summary", "Most confident mistakes", "Most confused pairs"]
+    gallery = [img for img in page.images if img["src"].startswith("data:image/jpeg")
+               and "taken for" not in img["alt"]]
+    order = sorted(wrong, key=wrong.get, reverse=True)
+    assert len(gallery) == len(wrong)
+    for img, image in zip(gallery, order):
+        true = folder.class_names[folder.labels[image]]
+        predicted = folder.class_names[(folder.labels[image] + 1) % 3]
+        assert f"true {true}" in img["alt"] and f"predicted {predicted}" in img["alt"]
+        assert f"({100 * wrong[image]:.0f} %)" in img["alt"]
+    thumbnail = Image.open(io.BytesIO(base64.b64decode(gallery[0]["src"].split(",", 1)[1])))
+    assert thumbnail.format == "JPEG" and max(thumbnail.size) <= 160
+
+    # The zoomed matrix is shown, the full one linked; captions are words, not file names.
+    shown = [img["src"] for img in page.images if not img["src"].startswith("data:")]
+    assert "confusion_matrix_top.png" in shown and "confusion_matrix.png" not in shown
+    assert "confusion_matrix.png" in page.links
+    assert all(" " in caption and ".png" not in caption for caption in page.captions
+               if "predicted" not in caption)
+
+    # predictions.csv: one row per image, its path, and the loss of the true class.
+    table = pd.read_csv(files["predictions.csv"], index_col=0)
+    assert table["path"].tolist() == folder.paths
+    assert table["correct"].sum() == len(folder) - len(wrong)
+    expected_loss = -np.log(scores[np.arange(len(folder)), folder.labels])
+    np.testing.assert_allclose(table["loss"], expected_loss, rtol=1e-6)
+    assert report.to_dict()["context"]["data"] == "photos/"
+
+
+def test_gallery_survives_a_file_gone_and_is_absent_without_paths(folder: ImageFolder,
+                                                                 tmp_path: Path) -> None:
+    scores, wrong = scores_with_mistakes(folder.labels)
+    most_confident = max(wrong, key=wrong.get)
+    Path(folder.paths[most_confident]).unlink()  # moved away after evaluation
+    report = EvaluationReport(folder.labels, scores, class_names=folder.class_names,
+                              paths=folder.paths)
+    page = Page(report.save(tmp_path / "with")["index.html"].read_text())
+    assert "Most confident mistakes" in page.headings
+    thumbnails = [img for img in page.images if img["src"].startswith("data:")]
+    assert len(thumbnails) == len(wrong) - 1 + 2  # gallery less the lost file, + pair examples
+    assert "(unreadable)" in (tmp_path / "with" / "index.html").read_text()
+
+    plain = EvaluationReport(folder.labels, scores, class_names=folder.class_names)
+    page = Page(plain.save(tmp_path / "without")["index.html"].read_text())
+    assert "Most confident mistakes" not in page.headings
+    assert not any(img["src"].startswith("data:") for img in page.images)
+    assert "path" not in pd.read_csv(tmp_path / "without" / "predictions.csv").columns
+    with pytest.raises(ValueError, match="paths="):
+        plot_mistakes(plain)
+
+
+def test_plot_mistakes_titles_the_most_confident_first(folder: ImageFolder) -> None:
+    scores, wrong = scores_with_mistakes(folder.labels)
+    report = EvaluationReport(folder.labels, scores, class_names=folder.class_names,
+                              paths=folder.paths)
+    axes = report.plot_mistakes(n=2, columns=4)
+    assert len(axes) == 2
+    assert axes[0].get_title().endswith("(95 %)") and axes[1].get_title().endswith("(70 %)")
+    assert axes[0].images[0].get_array().shape[2] == 3  # the CMYK/RGBA/grayscale files are RGB
+
+
+def test_gallery_is_capped_and_pairs_summarised(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    k, n = 12, 400
+    y_true = rng.integers(0, k, n)
+    scores = rng.dirichlet(np.ones(k), n)
+    paths = [str(tmp_path / f"{i}.png") for i in range(n)]  # never read: files absent
+    report = EvaluationReport(y_true, scores, class_names=[f"c{i}" for i in range(k)],
+                              paths=paths)
+    text = report.save(tmp_path / "report")["index.html"].read_text()
+    assert text.count("(unreadable)") == GALLERY_SIZE
+    assert "more pairs" in text and "most_confused.csv" in text
+
+
+@pytest.mark.parametrize(("paths", "error", "match"), [
+    ("photos/", TypeError, "paths must be a sequence"),
+    (["a.png"], ValueError, "one path per row"),
+])
+def test_bad_paths_are_named(paths: object, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        EvaluationReport([0, 1], [0, 1], class_names=["a", "b"], paths=paths)
+
+
+def test_bad_context_is_named() -> None:
+    with pytest.raises(TypeError, match="context must be a mapping"):
+        EvaluationReport([0, 1], [0, 1], class_names=["a", "b"], context=["model"])
