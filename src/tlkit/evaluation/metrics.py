@@ -280,8 +280,8 @@ class ReportMetrics:
             >>> import json
             >>> from tlkit import EvaluationReport
             >>> report = EvaluationReport.from_predictions([0, 1], [0, 0], class_names=["a", "b"])
-            >>> sorted(json.loads(json.dumps(report.to_dict())))[:3]
-            ['class_names', 'confusion_matrix', 'most_confused']
+            >>> sorted(json.loads(json.dumps(report.to_dict())))
+            ['class_names', 'confusion_matrix', 'context', 'most_confused', 'per_class', 'summary']
         """
         per_class = self.per_class.reset_index()
         return {

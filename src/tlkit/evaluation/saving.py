@@ -96,8 +96,10 @@ def save_report(report: ReportMetrics, directory: str | os.PathLike[str], *,
         >>> import tempfile
         >>> from tlkit import EvaluationReport
         >>> report = EvaluationReport([0, 1, 1], [0, 1, 0], class_names=["a", "b"])
-        >>> sorted(save_report(report, tempfile.mkdtemp()))[:3]
-        ['confusion_matrix.csv', 'confusion_matrix.png', 'index.html']
+        >>> files = save_report(report, tempfile.mkdtemp(),
+        ...                     links={"training curves": "../history.png"})
+        >>> files["index.html"].name, len(files)
+        ('index.html', 10)
     """
     overwrite = check_bool("overwrite", overwrite)
     if links is not None and not (isinstance(links, Mapping) and all(
