@@ -9,6 +9,15 @@ and peak memory are per run) with a stratified 80/20 train+validation/test split
 
 Arguments after ``--`` go to the example unchanged (e.g. ``-- --finetune-epochs 4``).
 
+``--configs NAME ...`` compares named configurations (``CONFIGS``) in one invocation, on
+the same seeds, one run of each per seed in turn (so a machine that slows down during the
+benchmark slows all of them alike): the JSON gives each one's medians and its wall-time
+ratio to the first. ``defaults_2026_11`` pins every flag of the defaults of November 2026
+(the yardstick of the speed target), so it stays the same configuration when the
+defaults change; ``current`` is whatever the example's defaults are today. The JSON also
+records the machine's calibration figure (frozen MobileNetV2 forward images/s at 224 px,
+batch 64) before and after the runs, so that runs on different days can be compared.
+
 ``--allocator tcmalloc`` (the default ``auto`` does so when the library is installed, e.g.
 Debian's ``libtcmalloc-minimal4``) runs the example with ``LD_PRELOAD`` set to
 tcmalloc: on a 2-core CPU machine, TensorFlow with glibc's allocator spends much of its
@@ -35,6 +44,22 @@ from _results import add_output_arguments, write_results  # noqa: E402
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "caltech101_mobilenetv2.py"
 TCMALLOC_NAMES = ("tcmalloc_minimal", "tcmalloc")
+CALIBRATION = Path(__file__).resolve().parent / "_calibration.py"
+
+CONFIGS: dict[str, list[str]] = {
+    # Every flag of the example's defaults in November 2026, spelled out.
+    "defaults_2026_11": ["--image-size", "224", "--batch-size", "32", "--head-epochs", "30",
+                         "--views", "0", "--finetune-epochs", "3", "--unfreeze", "0:all",
+                         "--head-lr", "1e-3", "--finetune-lr", "3e-4", "--warmup-epochs", "0",
+                         "--wise-alpha", "0.7", "--augment", "standard",
+                         "--class-weights", "balanced", "--test-fraction", "0.2",
+                         "--val-fraction", "0.1"],
+    "current": [],
+    # Only the top 6 of 19 blocks fine-tuned: the backward pass stops at block 13.
+    "top6": ["--unfreeze", "0:6"],
+    "top6_2epochs": ["--unfreeze", "0:6", "--finetune-epochs", "2"],
+}
+"""Named configurations for ``--configs``: the example's arguments of each."""
 
 
 def child_environment(allocator: str) -> tuple[dict[str, str], str]:
@@ -82,53 +107,87 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--allocator", choices=["auto", "tcmalloc", "system"], default="auto",
                         help="memory allocator of the example's process (auto: tcmalloc "
                              "when installed)")
+    parser.add_argument("--configs", nargs="+", choices=sorted(CONFIGS), default=None,
+                        help="compare these named configurations (see CONFIGS); the first "
+                             "is the reference of the wall-time ratios")
     add_output_arguments(parser)
     args = parser.parse_args(argv)
     env, allocator = child_environment(args.allocator)
     print(f"allocator: {allocator}", file=sys.stderr)
+    configs = {name: [*CONFIGS[name], *extra] for name in args.configs} if args.configs \
+        else {"": extra}
 
     root = args.output_dir or Path(tempfile.mkdtemp(prefix="tlkit-bench-"))
-    runs = []
+    calibration = {"before": calibrate(env)}
+    runs: dict[str, list[dict]] = {name: [] for name in configs}
     for seed in args.seeds:
-        out = root / f"seed{seed}"
-        # Runs in a folder the user named are replaced only when asked (--overwrite); a
-        # temporary folder of our own is fresh anyway.
-        command = example_command(seed, out, args.weights, args.data_dir, extra,
-                                  overwrite=args.overwrite)
-        start = time.perf_counter()
-        completed = subprocess.run(command, capture_output=True, text=True, check=False,
-                                   env=env)
-        wall = time.perf_counter() - start
-        if completed.returncode != 0:
-            print(completed.stderr[-4000:], file=sys.stderr)
-            raise SystemExit(f"seed {seed} failed with exit code {completed.returncode}")
-        metrics = json.loads((out / "metrics.json").read_text())
-        metrics.pop("unfreeze_events", None)
-        runs.append({"seed": seed, "process_wall_seconds": round(wall, 1), **metrics})
-
-    def median(key: str) -> float:
-        return statistics.median(run[key] for run in runs)
+        for name, arguments in configs.items():  # in turn, so drift hits all alike
+            out = root / (f"{name}_seed{seed}" if name else f"seed{seed}")
+            print(f"seed {seed} {name or ''}: {' '.join(arguments)}", file=sys.stderr)
+            runs[name].append(run_example(seed, out, args, arguments, env))
+    calibration["after"] = calibrate(env)
 
     report = {
         "benchmark": "caltech101_mobilenetv2",
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "example_arguments": extra,
         "seeds": args.seeds,
         "cpu_count": os.cpu_count(),
         "allocator": allocator,
-        "median": {
-            "test_accuracy": median("test_accuracy"),
-            "test_mean_per_class_accuracy": median("test_mean_per_class_accuracy"),
-            "wall_seconds": median("process_wall_seconds"),
-            "peak_memory_mb": median("peak_memory_mb"),
-            "feature_images_per_second": median("feature_images_per_second"),
-            "fine_tuning_images_per_second": median("fine_tuning_images_per_second"),
-        },
-        "runs": runs,
-        "outputs": str(root),
+        "calibration_frozen_mobilenetv2_224_batch64_images_per_second": calibration,
     }
+    if not args.configs:
+        report.update({"example_arguments": extra, "median": medians(runs[""]),
+                       "runs": runs[""]})
+    else:
+        reference = statistics.median(r["process_wall_seconds"] for r in runs[args.configs[0]])
+        report["configs"] = {}
+        for name, arguments in configs.items():
+            summary = medians(runs[name])
+            summary["wall_time_ratio_to_" + args.configs[0]] = round(
+                summary["wall_seconds"] / reference, 3)
+            report["configs"][name] = {"example_arguments": arguments, "median": summary,
+                                       "runs": runs[name]}
+    report["outputs"] = str(root)
     write_results(report, 'caltech101_mobilenetv2', args.json, overwrite=args.overwrite)
     return report
+
+
+def calibrate(env: dict[str, str]) -> float:
+    """The calibration figure, measured in a process of its own with the runs' allocator."""
+    completed = subprocess.run([sys.executable, str(CALIBRATION)], capture_output=True,
+                               text=True, check=True, env=env)
+    return float(completed.stdout.split()[-1])
+
+
+def run_example(seed: int, out: Path, args: argparse.Namespace, arguments: list[str],
+                env: dict[str, str]) -> dict:
+    """One run of the example; its metrics.json with the process's wall time."""
+    # Runs in a folder the user named are replaced only when asked (--overwrite); a
+    # temporary folder of our own is fresh anyway.
+    command = example_command(seed, out, args.weights, args.data_dir, arguments,
+                              overwrite=args.overwrite)
+    start = time.perf_counter()
+    completed = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
+    wall = time.perf_counter() - start
+    if completed.returncode != 0:
+        print(completed.stderr[-4000:], file=sys.stderr)
+        raise SystemExit(f"seed {seed} failed with exit code {completed.returncode}: "
+                         f"{' '.join(command)}")
+    metrics = json.loads((out / "metrics.json").read_text())
+    metrics.pop("unfreeze_events", None)
+    return {"seed": seed, "process_wall_seconds": round(wall, 1), **metrics}
+
+
+def medians(runs: list[dict]) -> dict[str, float]:
+    """Medians over the seeds of the figures the targets are stated in."""
+    keys = {"test_accuracy": "test_accuracy",
+            "test_mean_per_class_accuracy": "test_mean_per_class_accuracy",
+            "validation_accuracy": "validation_accuracy",
+            "validation_mean_per_class_accuracy": "validation_mean_per_class_accuracy",
+            "wall_seconds": "process_wall_seconds", "peak_memory_mb": "peak_memory_mb",
+            "feature_images_per_second": "feature_images_per_second",
+            "fine_tuning_images_per_second": "fine_tuning_images_per_second"}
+    return {name: statistics.median(run[key] for run in runs) for name, key in keys.items()}
 
 
 if __name__ == "__main__":

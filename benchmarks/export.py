@@ -31,6 +31,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _calibration import calibration_images_per_second  # noqa: E402
 from _results import add_output_arguments, write_results  # noqa: E402
 
 import tlkit  # noqa: E402
@@ -46,17 +47,6 @@ def latency_ms(call, warmup: int, calls: int) -> float:  # noqa: ANN001
         call()
         times.append((time.perf_counter() - start) * 1000)
     return round(statistics.median(times), 3)
-
-
-def calibration_images_per_second(batches: int = 5) -> float:
-    """Frozen MobileNetV2 (random weights: speed does not depend on them) at 224 px, batch 64."""
-    backbone = tlkit.build_backbone("mobilenet_v2", weights=None, pooling="avg")
-    x = np.random.default_rng(0).uniform(0, 255, (64, 224, 224, 3)).astype("float32")
-    backbone.predict_on_batch(x)
-    start = time.perf_counter()
-    for _ in range(batches):
-        backbone.predict_on_batch(x)
-    return round(64 * batches / (time.perf_counter() - start), 1)
 
 
 def main(argv: list[str] | None = None) -> dict:

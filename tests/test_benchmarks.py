@@ -81,3 +81,45 @@ def test_results_are_written_by_the_script_and_never_replaced_unasked(
 def test_every_committed_result_is_valid_json(path: Path) -> None:
     result = json.loads(path.read_text())
     assert isinstance(result, dict) and result.get("benchmark")
+
+
+def test_every_named_configuration_is_valid_for_the_example(load_script: LoadScript) -> None:
+    bench = load_script("benchmarks/caltech101.py")
+    example = load_script("examples/caltech101_mobilenetv2.py")
+    pinned = example.options_from(example.parse_args(bench.CONFIGS["defaults_2026_11"]))
+    assert (pinned.image_size, pinned.finetune_epochs, pinned.unfreeze, pinned.wise_alpha,
+            pinned.finetune_lr, pinned.head_epochs) == ((224, 224), 3, {0: "all"}, 0.7,
+                                                        3e-4, 30)
+    for name, arguments in bench.CONFIGS.items():
+        assert example.options_from(example.parse_args(arguments)), name
+
+
+def test_configurations_run_in_turn_and_get_their_ratio_to_the_first(
+    load_script: LoadScript, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    bench = load_script("benchmarks/caltech101.py")
+    order = []
+
+    def fake_run(seed: int, out: Path, args: object, arguments: list[str], env: dict) -> dict:
+        name = out.name.rsplit("_seed", 1)[0]
+        order.append((seed, name))
+        wall = {"defaults_2026_11": 1000.0, "top6": 450.0}[name] + seed
+        return {"seed": seed, "process_wall_seconds": wall, "test_accuracy": 0.95,
+                "test_mean_per_class_accuracy": 0.93, "validation_accuracy": 0.96,
+                "validation_mean_per_class_accuracy": 0.94, "peak_memory_mb": 1.0,
+                "feature_images_per_second": 1.0, "fine_tuning_images_per_second": 1.0}
+
+    monkeypatch.setattr(bench, "run_example", fake_run)
+    monkeypatch.setattr(bench, "calibrate", lambda env: 100.0)
+    result = bench.main(["--seeds", "0", "1", "2", "--configs", "defaults_2026_11", "top6",
+                         "--output-dir", str(tmp_path), "--json", str(tmp_path / "r.json"),
+                         "--allocator", "system"])
+    assert order == [(s, n) for s in (0, 1, 2) for n in ("defaults_2026_11", "top6")]
+    top6 = result["configs"]["top6"]["median"]
+    assert top6["wall_seconds"] == 451.0
+    assert top6["wall_time_ratio_to_defaults_2026_11"] == round(451.0 / 1001.0, 3)
+    assert result["calibration_frozen_mobilenetv2_224_batch64_images_per_second"] == {
+        "before": 100.0, "after": 100.0}
+    assert json.loads((tmp_path / "r.json").read_text()) == result
+    capsys.readouterr()
