@@ -99,6 +99,14 @@ class ReportMetrics:
         """Fraction of samples whose true class is among the ``k`` highest scores.
 
         Returns ``None`` when the report has no scores (built from predicted labels).
+
+        Example:
+            >>> from tlkit import EvaluationReport
+            >>> report = EvaluationReport([0, 1, 1, 2], [[0.8, 0.1, 0.1], [0.5, 0.4, 0.1],
+            ...                                         [0.1, 0.8, 0.1], [0.2, 0.1, 0.7]],
+            ...                           class_names=["ant", "bee", "cow"])
+            >>> report.top_k_accuracy(1), report.top_k_accuracy(2)
+            (0.75, 1.0)
         """
         if self.y_score is None:
             return None
@@ -129,7 +137,16 @@ class ReportMetrics:
 
     @property
     def per_class(self) -> pd.DataFrame:
-        """Per-class precision, recall, F1 and support, indexed by class name."""
+        """Per-class precision, recall, F1 and support, indexed by class name.
+
+        Example:
+            >>> from tlkit import EvaluationReport
+            >>> report = EvaluationReport([0, 1, 1, 2], [[0.8, 0.1, 0.1], [0.5, 0.4, 0.1],
+            ...                                         [0.1, 0.8, 0.1], [0.2, 0.1, 0.7]],
+            ...                           class_names=["ant", "bee", "cow"])
+            >>> report.per_class.loc["bee"].to_dict()
+            {'precision': 1.0, 'recall': 0.5, 'f1': 0.6666666666666666, 'support': 2.0}
+        """
         labels = np.arange(self.num_classes)
         precision, recall, f1, support = skm.precision_recall_fscore_support(
             self.y_true, self.y_pred, labels=labels, zero_division=0
@@ -150,6 +167,14 @@ class ReportMetrics:
 
         Raises:
             ValueError: ``normalize`` is neither ``None`` nor ``"true"``.
+
+        Example:
+            >>> from tlkit import EvaluationReport
+            >>> report = EvaluationReport([0, 1, 1, 2], [[0.8, 0.1, 0.1], [0.5, 0.4, 0.1],
+            ...                                         [0.1, 0.8, 0.1], [0.2, 0.1, 0.7]],
+            ...                           class_names=["ant", "bee", "cow"])
+            >>> report.confusion_matrix()[1].tolist(), report.confusion_matrix("true")[1].tolist()
+            ([1, 1, 0], [0.5, 0.5, 0.0])
         """
         check_choice("normalize", normalize, (None, "true"))
         counts = skm.confusion_matrix(self.y_true, self.y_pred, labels=np.arange(self.num_classes))
@@ -165,6 +190,14 @@ class ReportMetrics:
         Returns:
             A DataFrame with columns ``true``, ``predicted``, ``count`` and
             ``fraction_of_true`` (count over the true class's support).
+
+        Example:
+            >>> from tlkit import EvaluationReport
+            >>> report = EvaluationReport([0, 1, 1, 2], [[0.8, 0.1, 0.1], [0.5, 0.4, 0.1],
+            ...                                         [0.1, 0.8, 0.1], [0.2, 0.1, 0.7]],
+            ...                           class_names=["ant", "bee", "cow"])
+            >>> report.most_confused(1).to_dict("records")
+            [{'true': 'bee', 'predicted': 'ant', 'count': 1, 'fraction_of_true': 0.5}]
         """
         counts = self.confusion_matrix()
         np.fill_diagonal(counts, 0)
@@ -181,7 +214,16 @@ class ReportMetrics:
         )
 
     def worst_classes(self, n: int = 10) -> pd.DataFrame:
-        """The ``n`` classes with the lowest recall (ties: the larger class first)."""
+        """The ``n`` classes with the lowest recall (ties: the larger class first).
+
+        Example:
+            >>> from tlkit import EvaluationReport
+            >>> report = EvaluationReport([0, 1, 1, 2], [[0.8, 0.1, 0.1], [0.5, 0.4, 0.1],
+            ...                                         [0.1, 0.8, 0.1], [0.2, 0.1, 0.7]],
+            ...                           class_names=["ant", "bee", "cow"])
+            >>> report.worst_classes(1).index.tolist()
+            ['bee']
+        """
         frame = self.per_class[self.per_class["support"] > 0]
         return frame.sort_values(["recall", "support"], ascending=[True, False]).head(n)
 
@@ -232,6 +274,14 @@ class ReportMetrics:
 
         The predictions are binned by confidence into ``n_bins`` equal-width bins;
         ECE is the support-weighted mean gap between accuracy and confidence.
+
+        Example:
+            >>> from tlkit import EvaluationReport
+            >>> report = EvaluationReport([0, 1, 1, 2], [[0.8, 0.1, 0.1], [0.5, 0.4, 0.1],
+            ...                                         [0.1, 0.8, 0.1], [0.2, 0.1, 0.7]],
+            ...                           class_names=["ant", "bee", "cow"])
+            >>> round(report.expected_calibration_error(n_bins=2), 4)
+            0.3
         """
         table = self._reliability(n_bins)
         if table is None:
@@ -257,7 +307,17 @@ class ReportMetrics:
 
     # Output ------------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
-        """The headline figures as a flat dict."""
+        """The headline figures as a flat dict.
+
+        Example:
+            >>> from tlkit import EvaluationReport
+            >>> report = EvaluationReport([0, 1, 1, 2], [[0.8, 0.1, 0.1], [0.5, 0.4, 0.1],
+            ...                                         [0.1, 0.8, 0.1], [0.2, 0.1, 0.7]],
+            ...                           class_names=["ant", "bee", "cow"])
+            >>> summary = report.summary()
+            >>> summary["accuracy"], summary["balanced_accuracy"], summary["samples"]
+            (0.75, 0.8333333333333334, 4)
+        """
         return {
             "samples": int(self.y_true.size),
             "classes": self.num_classes,
@@ -294,7 +354,16 @@ class ReportMetrics:
         }
 
     def classification_report(self) -> str:
-        """scikit-learn's text classification report with the class names."""
+        """scikit-learn's text classification report with the class names.
+
+        Example:
+            >>> from tlkit import EvaluationReport
+            >>> report = EvaluationReport([0, 1, 1, 2], [[0.8, 0.1, 0.1], [0.5, 0.4, 0.1],
+            ...                                         [0.1, 0.8, 0.1], [0.2, 0.1, 0.7]],
+            ...                           class_names=["ant", "bee", "cow"])
+            >>> print(report.classification_report().splitlines()[0].split())
+            ['precision', 'recall', 'f1-score', 'support']
+        """
         return skm.classification_report(
             self.y_true, self.y_pred, labels=np.arange(self.num_classes),
             target_names=self.class_names, zero_division=0, digits=3,

@@ -147,6 +147,14 @@ class EvaluationReport(ReportMetrics):
             only_confused: Show only the classes of this many most frequent confusions.
             annotate: Write the values in the cells (default: up to 30 classes shown).
             ax: Axes to draw into (default: a new figure).
+
+        Example:
+            >>> report = EvaluationReport([0, 1, 1, 2], [[0.8, 0.1, 0.1], [0.5, 0.4, 0.1],
+            ...                                         [0.1, 0.8, 0.1], [0.2, 0.1, 0.7]],
+            ...                           class_names=["ant", "bee", "cow"])
+            >>> ax = report.plot_confusion_matrix(only_confused=1)
+            >>> [label.get_text() for label in ax.get_yticklabels()]
+            ['ant', 'bee']
         """
         return plot_confusion_matrix(self, normalize=normalize, only_confused=only_confused,
                                      annotate=annotate, ax=ax)
@@ -158,6 +166,13 @@ class EvaluationReport(ReportMetrics):
         Args:
             worst: Show only this many classes with the lowest recall (default: all).
             ax: Axes to draw into (default: a new figure).
+
+        Example:
+            >>> report = EvaluationReport([0, 1, 1, 2], [[0.8, 0.1, 0.1], [0.5, 0.4, 0.1],
+            ...                                         [0.1, 0.8, 0.1], [0.2, 0.1, 0.7]],
+            ...                           class_names=["ant", "bee", "cow"])
+            >>> report.plot_per_class_recall(worst=1).get_title()
+            'Per-class recall, the 1 worst of 3 classes'
         """
         return plot_per_class_recall(self, worst=worst, ax=ax)
 
@@ -167,6 +182,13 @@ class EvaluationReport(ReportMetrics):
         Args:
             n_bins: Equal-width confidence bins.
             ax: Axes to draw into (default: a new figure).
+
+        Example:
+            >>> report = EvaluationReport([0, 1, 1, 2], [[0.8, 0.1, 0.1], [0.5, 0.4, 0.1],
+            ...                                         [0.1, 0.8, 0.1], [0.2, 0.1, 0.7]],
+            ...                           class_names=["ant", "bee", "cow"])
+            >>> report.plot_reliability(n_bins=5).get_xlabel()
+            'confidence (top-1 probability)'
         """
         return plot_reliability(self, n_bins=n_bins, ax=ax)
 
@@ -176,6 +198,16 @@ class EvaluationReport(ReportMetrics):
         Args:
             n: Mistakes shown.
             columns: Images per row.
+
+        Example:
+            >>> import tempfile, pathlib, numpy as np
+            >>> from PIL import Image
+            >>> path = pathlib.Path(tempfile.mkdtemp()) / "bee.png"
+            >>> Image.fromarray(np.zeros((8, 8, 3), "uint8")).save(path)
+            >>> report = EvaluationReport([1], [[0.9, 0.1]], class_names=["ant", "bee"],
+            ...                           paths=[path])
+            >>> [ax.get_title() for ax in report.plot_mistakes()]
+            ['true: bee\\npredicted: ant (90 %)']
         """
         return plot_mistakes(self, n=n, columns=columns)
 
@@ -190,5 +222,14 @@ class EvaluationReport(ReportMetrics):
 
         Returns:
             ``{file name: path}`` of every file written.
+
+        Example:
+            >>> import tempfile
+            >>> report = EvaluationReport([0, 1, 1, 2], [[0.8, 0.1, 0.1], [0.5, 0.4, 0.1],
+            ...                                         [0.1, 0.8, 0.1], [0.2, 0.1, 0.7]],
+            ...                           class_names=["ant", "bee", "cow"])
+            >>> files = report.save(tempfile.mkdtemp())
+            >>> sorted(name for name in files if name.endswith(".csv"))
+            ['confusion_matrix.csv', 'most_confused.csv', 'per_class.csv', 'predictions.csv']
         """
         return save_report(self, directory, overwrite=overwrite, links=links)
