@@ -200,3 +200,23 @@ def test_bad_paths_are_named(paths: object, error: type, match: str) -> None:
 def test_bad_context_is_named() -> None:
     with pytest.raises(TypeError, match="context must be a mapping"):
         EvaluationReport([0, 1], [0, 1], class_names=["a", "b"], context=["model"])
+
+
+def test_evaluating_traces_one_function_whatever_the_batch_sizes() -> None:
+    """The cause of TensorFlow's "triggered tf.function retracing" warning is gone: a ragged
+    last batch, the mirrored copies and a second evaluation reuse one traced function."""
+    import keras
+    import tensorflow as tf
+
+    from tlkit import _predict
+
+    model = keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Flatten(),
+                              keras.layers.Dense(2, activation="softmax")])
+    images = np.random.default_rng(0).uniform(0, 255, (11, 4, 4, 3)).astype("float32")
+    dataset = tf.data.Dataset.from_tensor_slices((images, np.arange(11) % 2)).batch(4)
+    for _ in range(2):
+        EvaluationReport.from_model(model, dataset, class_names=["a", "b"], flip_tta=True,
+                                    verbose=0)
+    traced = list(_predict._TRACED[model].values())
+    assert len(traced) == 1
+    assert traced[0].experimental_get_tracing_count() == 1
