@@ -40,7 +40,6 @@ from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import tensorflow as tf  # noqa: E402
 
 import tlkit  # noqa: E402
 from tlkit.datasets import load_caltech101  # noqa: E402
@@ -102,8 +101,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="use only the first N classes (alphabetical)")
     parser.add_argument("--include-background", action="store_true")
     parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--strategy", choices=["default", "mirrored", "multiworker"],
-                        default="default", help="tf.distribute strategy")
+    parser.add_argument("--strategy", choices=tlkit.STRATEGIES, default="default",
+                        help="tf.distribute strategy ('multiworker': one process per worker, "
+                             "the cluster in TF_CONFIG)")
     parser.add_argument("--quick", action="store_true",
                         help=f"a smoke run of about two minutes: {QUICK}")
     parser.add_argument("--verbose", type=int, default=2, choices=[0, 1, 2])
@@ -147,14 +147,6 @@ def options_from(args: argparse.Namespace) -> tlkit.TrainingOptions:
         seed=args.seed)
 
 
-def make_strategy(name: str) -> tf.distribute.Strategy:
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if name == "multiworker":
-        return tf.distribute.MultiWorkerMirroredStrategy()  # reads TF_CONFIG
-    return tf.distribute.get_strategy()
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     options = options_from(args)
     folder = load_caltech101(args.data_dir, download=args.data_dir is None,
@@ -165,7 +157,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.classes:
         images = folder.select_classes(folder.class_names[: args.classes])
     result = tlkit.train(images, backbone="mobilenet_v2", weights=args.weights, options=options,
-                         strategy=make_strategy(args.strategy), verbose=args.verbose)
+                         strategy=args.strategy, verbose=args.verbose)
     if result.metrics["allocator"] == "system" and args.verbose:
         print("note: running with glibc's malloc. If this run spends much of its time in page "
               "faults (a large 'sys' share in `time`), LD_PRELOAD=libtcmalloc_minimal.so.4 "

@@ -43,13 +43,22 @@ from tlkit.heads import ClassifierHead, build_classifier  # noqa: E402
 from tlkit.interpolation import WeightInterpolation  # noqa: E402
 from tlkit.litert import LiteRTModel  # noqa: E402
 from tlkit.schedules import ShiftedSchedule  # noqa: E402
-from tlkit.workflow import TrainingOptions, TrainingRun, train  # noqa: E402
+from tlkit.workflow import (  # noqa: E402
+    STRATEGIES,
+    TrainingOptions,
+    TrainingRun,
+    is_chief,
+    make_strategy,
+    train,
+    worker_index,
+)
 
 __all__ = [
     "EXPORT_FORMATS",
     "INPUT_NAME",
     "POOLINGS",
     "QUANTIZATIONS",
+    "STRATEGIES",
     "AugmentationLayer",
     "AugmentationPolicy",
     "BackboneSpec",
@@ -79,7 +88,9 @@ __all__ = [
     "freeze",
     "get_backbone_spec",
     "inference_model",
+    "is_chief",
     "list_backbones",
+    "make_strategy",
     "plot_confusion_matrix",
     "plot_history",
     "plot_mistakes",
@@ -90,4 +101,5 @@ __all__ = [
     "train",
     "unfreeze",
     "unregister_backbone",
+    "worker_index",
 ]

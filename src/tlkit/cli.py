@@ -61,7 +61,7 @@ _OPTION_FLAGS: list[tuple[str, Any, str]] = [
 
 def _parser() -> argparse.ArgumentParser:
     from tlkit.export import EXPORT_FORMATS, QUANTIZATIONS
-    from tlkit.workflow import QUICK, TrainingOptions
+    from tlkit.workflow import QUICK, STRATEGIES, TrainingOptions
 
     defaults = TrainingOptions()
     parser = argparse.ArgumentParser(prog="tlkit", description=(
@@ -79,6 +79,12 @@ def _parser() -> argparse.ArgumentParser:
                        help=f"a smoke run: {', '.join(f'{k}={v}' for k, v in QUICK.items())}")
     train.add_argument("--overwrite", action="store_true", help="replace a run in --output-dir")
     train.add_argument("--no-tta", action="store_true", help="no flip test-time augmentation")
+    train.add_argument("--strategy", choices=STRATEGIES, default="default",
+                       help="'mirrored': every local device; 'multiworker': one process per "
+                            "worker, cluster in TF_CONFIG (run the same command on each)")
+    train.add_argument("--backup-dir", type=Path, default=None,
+                       help="back up fine-tuning after every epoch here; run the same "
+                            "command again after a crash to resume")
     options = train.add_argument_group("training options (default: the flagship's)")
     for name, kind, text in _OPTION_FLAGS:
         default = getattr(defaults, name)
@@ -129,17 +135,20 @@ def _options(args: argparse.Namespace) -> Any:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from tlkit.workflow import RUN_FILES, train
+    from tlkit.workflow import RUN_FILES, is_chief, make_strategy, train
 
     options = _options(args)  # bad values fail before anything is read
+    strategy = make_strategy(args.strategy)  # a bad TF_CONFIG, too
     existing = [n for n in RUN_FILES if (args.output_dir / n).exists()]
-    if existing and not args.overwrite:
+    if existing and not args.overwrite and is_chief(strategy):
         raise FileExistsError(f"--output-dir {str(args.output_dir)!r} already holds a run "
                               f"({', '.join(existing)}); pass --overwrite or choose another")
     weights = None if args.weights.lower() == "none" else args.weights
     run = train(args.folder, backbone=args.backbone, weights=weights, options=options,
-                      verbose=args.verbose)
-    folder = run.save(args.output_dir, overwrite=args.overwrite)
+                strategy=strategy, backup_dir=args.backup_dir, verbose=args.verbose)
+    folder = run.save(args.output_dir, overwrite=args.overwrite)  # the chief only
+    if not is_chief(strategy):
+        return 0
     if args.verbose:
         report = run.reports.get("test") or run.reports.get("validation")
         print(report if report is not None else run)

@@ -278,6 +278,11 @@ class GradualUnfreeze(keras.callbacks.Callback):
         self.events = []
         self._current = None
         self._steps_applied = 0
+        # Where the rate schedule stands when this fit() starts: with the steps per
+        # epoch it gives the schedule's position at any epoch, also in a run resumed by
+        # BackupAndRestore, which cannot restore an optimizer this callback replaced.
+        inner = getattr(self.model.optimizer, "inner_optimizer", self.model.optimizer)
+        self._start_step = int(keras.ops.convert_to_numpy(inner.iterations))
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         blocks, steps = self.target(epoch)
@@ -289,7 +294,9 @@ class GradualUnfreeze(keras.callbacks.Callback):
         after = {id(v) for v in model.trainable_variables}
         scale = self.lr_scale ** (steps - self._steps_applied)
         if after - before:
-            replace_optimizer(model, scale)
+            per_epoch = (self.params or {}).get("steps")
+            position = None if not per_epoch else self._start_step + int(epoch) * per_epoch
+            replace_optimizer(model, scale, position=position)
         elif scale != 1.0:
             scale_learning_rate(model.optimizer, scale)
         if after != before:

@@ -73,8 +73,13 @@ class ShiftedSchedule(keras.optimizers.schedules.LearningRateSchedule):
         }
 
 
-def replace_optimizer(model: keras.Model, scale: float) -> keras.optimizers.Optimizer:
-    """Give ``model`` a fresh optimizer of the same kind, built for its trainable variables."""
+def replace_optimizer(model: keras.Model, scale: float, *,
+                      position: int | None = None) -> keras.optimizers.Optimizer:
+    """Give ``model`` a fresh optimizer of the same kind, built for its trainable variables.
+
+    A learning-rate schedule continues at ``position`` steps from its start when given
+    (resume-safe: computed from the epoch), else where the old optimizer left it.
+    """
     old = model.optimizer
     old_inner, old_rate = inner_and_rate(old)
     # Variables of the new optimizer must live in the model's tf.distribute strategy.
@@ -84,10 +89,11 @@ def replace_optimizer(model: keras.Model, scale: float) -> keras.optimizers.Opti
         if isinstance(old_rate, keras.optimizers.schedules.LearningRateSchedule):
             steps = int(keras.ops.convert_to_numpy(old_inner.iterations))
             if isinstance(old_rate, ShiftedSchedule):
-                shifted = ShiftedSchedule(old_rate.schedule, old_rate.offset + steps,
-                                          old_rate.scale * scale)
+                offset = old_rate.offset + steps if position is None else position
+                shifted = ShiftedSchedule(old_rate.schedule, offset, old_rate.scale * scale)
             else:
-                shifted = ShiftedSchedule(old_rate, steps, scale)
+                shifted = ShiftedSchedule(old_rate, steps if position is None else position,
+                                          scale)
             new_inner.learning_rate = shifted
         else:
             rate = float(keras.ops.convert_to_numpy(old_inner.learning_rate))

@@ -203,7 +203,9 @@ class ImageFolder(ImageSet):
                      if p in stats and is_content_verdict(results[i])}
             try:
                 cache_path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = cache_path.with_suffix(".tmp")
+                # One temporary file per process: workers of a multi-worker run scan the
+                # same folder at the same time.
+                tmp = cache_path.with_suffix(f".{os.getpid()}.tmp")
                 tmp.write_text(json.dumps({"version": _SCAN_CACHE_VERSION, "files": files}))
                 tmp.replace(cache_path)
             except OSError:

@@ -265,6 +265,7 @@ class ImageSet:
         repeat: bool = False,
         drop_remainder: bool = False,
         with_paths: bool = False,
+        epoch: tf.Variable | None = None,
     ) -> tf.data.Dataset:
         """A ``tf.data`` pipeline of ``(pixels, label)`` batches.
 
@@ -290,6 +291,12 @@ class ImageSet:
             repeat: Repeat forever.
             drop_remainder: Drop the last incomplete batch.
             with_paths: Yield ``(pixels, label, path)`` instead.
+            epoch: With ``shuffle``, an integer ``tf.Variable`` you set to the epoch
+                before each pass (e.g. in ``on_epoch_begin``): each pass is then ordered
+                by ``(seed, epoch)`` instead of by how many passes came before, so a
+                training run resumed at epoch k (``BackupAndRestore``) reads the data in
+                the order an uninterrupted one did. No shuffle buffer of decoded images
+                is kept either. Not with ``cache``.
 
         Returns:
             The dataset.
@@ -311,5 +318,5 @@ class ImageSet:
         return make_dataset(
             self.paths, self.labels, batch_size=batch_size, image_size=image_size,
             shuffle=shuffle, augment=augment, cache=cache, resize=resize, seed=seed,
-            repeat=repeat, drop_remainder=drop_remainder, with_paths=with_paths,
+            repeat=repeat, drop_remainder=drop_remainder, with_paths=with_paths, epoch=epoch,
         )

@@ -53,6 +53,22 @@ def as_augment_layer(augment: Any) -> Any:
     return layer
 
 
+def _epoch_order(n: int, seed: int, epoch: tf.Variable) -> tf.data.Dataset:
+    """Indices ``0..n-1`` in an order drawn from ``(seed, epoch)``, read when a pass starts.
+
+    ``shuffle(reshuffle_each_iteration=True)`` orders pass k by k, so a run resumed at
+    epoch 5 would see the order of pass 0; this one sees the order of epoch 5.
+    """
+    def order(_: tf.Tensor) -> tf.data.Dataset:
+        key = tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch.read_value(), tf.int64)])
+        return tf.data.Dataset.from_tensor_slices(
+            tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), seed=key))
+
+    # flat_map hides the length; stating it lets Keras count the steps of an epoch.
+    return tf.data.Dataset.from_tensors(0).flat_map(order).apply(
+        tf.data.experimental.assert_cardinality(n))
+
+
 def make_dataset(
     paths: Sequence[str],
     labels: np.ndarray,
@@ -67,6 +83,7 @@ def make_dataset(
     repeat: bool,
     drop_remainder: bool,
     with_paths: bool,
+    epoch: tf.Variable | None = None,
 ) -> tf.data.Dataset:
     """Build the pipeline (arguments as in :meth:`tlkit.ImageSet.to_dataset`)."""
     if len(paths) == 0:
@@ -82,14 +99,22 @@ def make_dataset(
     if seed is not None:
         seed = check_int("seed", seed)
     layer = as_augment_layer(augment)
+    if epoch is not None and (not shuffle or cache):
+        raise ValueError("epoch orders the shuffle of each pass: it needs shuffle=True and "
+                         f"no cache. Received: shuffle={shuffle}, cache={cache!r}.")
 
-    ds = tf.data.Dataset.from_tensor_slices(
-        (tf.constant(list(paths)), tf.constant(np.asarray(labels).astype(np.int32))))
+    all_paths = tf.constant(list(paths))
+    all_labels = tf.constant(np.asarray(labels).astype(np.int32))
+    if epoch is not None:
+        ds = _epoch_order(len(paths), seed or 0, epoch).map(
+            lambda i: (tf.gather(all_paths, i), tf.gather(all_labels, i)))
+    else:
+        ds = tf.data.Dataset.from_tensor_slices((all_paths, all_labels))
     ds = ds.map(lambda p, y: (decode_resized(p, height, width, resize), y, p),
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if cache:
         ds = ds.cache("" if cache is True else str(cache))
-    if shuffle:
+    if shuffle and epoch is None:
         ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
     if repeat:
         ds = ds.repeat()

@@ -2,11 +2,14 @@
 
 Modules: :mod:`~tlkit.workflow.options` (:class:`TrainingOptions`),
 :mod:`~tlkit.workflow.train` (:func:`train`) and :mod:`~tlkit.workflow.run`
-(:class:`TrainingRun`: save, load, predict, evaluate).
+(:class:`TrainingRun`: save, load, predict, evaluate) and
+:mod:`~tlkit.workflow.distribute` (strategies by name, which worker writes).
 """
 
+from tlkit.workflow.distribute import STRATEGIES, is_chief, make_strategy, worker_index
 from tlkit.workflow.options import QUICK, TrainingOptions
 from tlkit.workflow.run import RUN_FILES, TrainingRun
 from tlkit.workflow.train import split_images, train
 
-__all__ = ["QUICK", "RUN_FILES", "TrainingOptions", "TrainingRun", "split_images", "train"]
+__all__ = ["QUICK", "RUN_FILES", "STRATEGIES", "TrainingOptions", "TrainingRun", "is_chief",
+           "make_strategy", "split_images", "train", "worker_index"]

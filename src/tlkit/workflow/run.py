@@ -13,6 +13,7 @@ import datetime
 import json
 import os
 import shutil
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from tlkit._environment import versions
 from tlkit._predict import labels_by_name, predict_with_labels, prediction_table
 from tlkit.data import ImageFolder, ImageSet, Split
 from tlkit.evaluation import EvaluationReport, plot_history
+from tlkit.workflow.distribute import is_chief
 from tlkit.workflow.options import TrainingOptions
 
 __all__ = ["RUN_FILES", "TrainingRun"]
@@ -113,8 +115,17 @@ class TrainingRun:
 
         Raises:
             FileExistsError: ``directory`` holds a run and ``overwrite`` is false.
+
+        In a multi-worker run (every worker calls ``save``), only the chief writes
+        ``directory``; the other workers write to a temporary folder they remove.
         """
-        folder = Path(directory)
+        if not is_chief(self.model.distribute_strategy):
+            with tempfile.TemporaryDirectory(prefix="tlkit-worker-") as scratch:
+                self._write(Path(scratch) / "run", overwrite=False)
+            return Path(directory)
+        return self._write(Path(directory), overwrite=overwrite)
+
+    def _write(self, folder: Path, *, overwrite: bool) -> Path:
         existing = [n for n in RUN_FILES if (folder / n).exists()]
         if existing and not check_bool("overwrite", overwrite):
             raise FileExistsError(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import keras
@@ -28,6 +29,7 @@ from tlkit.features import extract_features, fit_head
 from tlkit.finetune import GradualUnfreeze
 from tlkit.heads import ClassifierHead, build_classifier
 from tlkit.interpolation import WeightInterpolation
+from tlkit.workflow.distribute import resolve_strategy, strategy_name, worker_index
 from tlkit.workflow.options import TrainingOptions
 from tlkit.workflow.run import TrainingRun
 
@@ -40,6 +42,19 @@ def _images(data: Any, verbose: int) -> ImageSet | Split:
     if isinstance(data, (str, os.PathLike)):
         return ImageFolder(data, verbose=verbose)
     raise type_error("data", data, "a folder path, an ImageSet/ImageFolder or a Split")
+
+
+def _shard_by_data(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """Under a multi-worker strategy, each worker reads every batch and keeps its share.
+
+    The pipeline reads images from a list of paths, not from files a worker could take
+    whole (what the ``FILE`` policy needs), so ``DATA`` is the policy that applies; it is
+    set here rather than left to ``AUTO``, which tries ``FILE``, warns and falls back.
+    Outside a multi-worker strategy the option does nothing.
+    """
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
 
 
 def _source(data: Any) -> str:
@@ -76,7 +91,9 @@ def train(
     backbone: str = "mobilenet_v2",
     weights: str | os.PathLike[str] | None = "imagenet",
     options: TrainingOptions | None = None,
-    strategy: tf.distribute.Strategy | None = None,
+    strategy: str | tf.distribute.Strategy | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    backup_dir: str | os.PathLike[str] | None = None,
     verbose: int = 1,
 ) -> TrainingRun:
     """Train an image classifier on your own images in one call.
@@ -90,8 +107,23 @@ def train(
         weights: ``"imagenet"``, the path of a weights file for that backbone without
             its top, or ``None`` (random: for tests).
         options: :class:`TrainingOptions` (default: the flagship's).
-        strategy: A ``tf.distribute`` strategy to build and train the model under
-            (default: the current one).
+        strategy: A ``tf.distribute`` strategy to build and train the model under, or
+            its name (``"default"``, ``"mirrored"``, ``"multiworker"``: see
+            :func:`tlkit.make_strategy`); default: the current one. Under
+            ``"multiworker"`` every worker runs this same call: each extracts the
+            frozen-phase features of all images itself, the head and the fine-tuning
+            train across the workers (each reads every batch and keeps its share: the
+            ``DATA`` auto-shard policy, as the images are read from a list of paths,
+            not sharded files), ``batch_size`` is the global batch, and every worker
+            ends with the same model (only the chief should save it:
+            :meth:`TrainingRun.save` does so).
+        callbacks: More Keras callbacks for the fine-tuning ``fit()`` (after tlkit's
+            own, before :class:`tlkit.WeightInterpolation`).
+        backup_dir: A folder where fine-tuning backs up its state after every epoch
+            (``keras.callbacks.BackupAndRestore``, one sub-folder per worker): call
+            ``train`` again with the same arguments after a crash and fine-tuning
+            resumes from the last finished epoch (the steps before it are repeated,
+            and give the same result for the same seed).
         verbose: ``0`` silent, ``1`` progress bars and one line per epoch, ``2`` Keras'
             per-epoch lines without bars.
 
@@ -124,7 +156,10 @@ def train(
     verbose = check_int("verbose", verbose, minimum=0, maximum=2)
     bar = min(verbose, 1)  # progress bars outside fit()
     spec = get_backbone_spec(backbone)  # an unknown name fails before any work
-    strategy = strategy or tf.distribute.get_strategy()
+    strategy = resolve_strategy(strategy)
+    callbacks = list(callbacks)
+    if not all(isinstance(c, keras.callbacks.Callback) for c in callbacks):
+        raise type_error("callbacks", callbacks, "a sequence of keras.callbacks.Callback")
     keras.utils.set_random_seed(options.seed)
     start = time.perf_counter()
     phases: dict[str, float] = {}
@@ -153,6 +188,8 @@ def train(
         base = build_backbone(spec.name, image_size=options.image_size, weights=weights)
         head = ClassifierHead(len(names), hidden_units=options.hidden_units,
                               dropout=options.dropout)
+        # Its variables are made here, in the strategy, not by fit_head outside it.
+        head.build((None, base.output_shape[-1]))
     views = options.views if policy is not None else 0
     extract = dict(batch_size=64, pooling=head.pooling, resize=options.resize, verbose=bar)
     x_train, y_train = extract_features(base, train_set, augmented_views=views, augment=policy,
@@ -160,15 +197,18 @@ def train(
     validation = extract_features(base, val_set, **extract) if len(val_set) else None
     phases["feature_extraction"] = time.perf_counter() - t
     t = time.perf_counter()
-    head_history = fit_head(head, x_train, y_train, epochs=options.head_epochs,
-                            learning_rate=options.head_lr, class_weight=class_weight,
-                            validation_data=validation, seed=options.seed, verbose=verbose)
+    with strategy.scope():
+        head_history = fit_head(head, x_train, y_train, epochs=options.head_epochs,
+                                learning_rate=options.head_lr, class_weight=class_weight,
+                                validation_data=validation, seed=options.seed,
+                                verbose=verbose)
     phases["head_training"] = time.perf_counter() - t
 
     # 3. Fine-tuning through the backbone ------------------------------------------------
     t = time.perf_counter()
     size, resize = options.image_size, options.resize
-    val_ds = val_set.to_dataset(64, image_size=size, resize=resize) if len(val_set) else None
+    val_ds = _shard_by_data(val_set.to_dataset(64, image_size=size, resize=resize)) \
+        if len(val_set) else None
     with strategy.scope():
         model = build_classifier(base, head, augment=policy)
         steps = int(np.ceil(len(train_set) / options.batch_size))
@@ -177,14 +217,26 @@ def train(
     unfreezer = GradualUnfreeze(base, options.unfreeze, verbose=min(verbose, 1))
     finetune_history: dict[str, list[float]] = {}
     if options.finetune_epochs:
-        callbacks: list[keras.callbacks.Callback] = [unfreezer]
+        backups = None if backup_dir is None else \
+            os.path.join(backup_dir, f"worker-{worker_index(strategy)}")
+        fit_callbacks: list[keras.callbacks.Callback] = [unfreezer, *callbacks]
+        if backups is not None:  # first: it restores what the others then continue from
+            fit_callbacks.insert(0, keras.callbacks.BackupAndRestore(backups))
         if options.wise_alpha < 1.0:  # last: it mixes the weights the others leave
-            callbacks.append(WeightInterpolation(options.wise_alpha, verbose=min(verbose, 1)))
-        train_ds = train_set.to_dataset(options.batch_size, image_size=size, resize=resize,
-                                        shuffle=True, seed=options.seed)
+            fit_callbacks.append(WeightInterpolation(
+                options.wise_alpha, verbose=min(verbose, 1),
+                backup_dir=None if backups is None else os.path.join(backups, "wise")))
+        # The order of each epoch comes from (seed, epoch), so a resumed run reads the
+        # data as the uninterrupted one did; the callback sets the epoch before each pass.
+        epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="data_epoch")
+        fit_callbacks.insert(0, keras.callbacks.LambdaCallback(
+            on_epoch_begin=lambda index, logs=None: epoch.assign(index)))
+        train_ds = _shard_by_data(train_set.to_dataset(
+            options.batch_size, image_size=size, resize=resize, shuffle=True,
+            seed=options.seed, epoch=epoch))
         finetune_history = model.fit(  # train_ds shuffles itself
             train_ds, validation_data=val_ds, epochs=options.finetune_epochs, shuffle=False,
-            class_weight=class_weight, callbacks=callbacks, verbose=verbose).history
+            class_weight=class_weight, callbacks=fit_callbacks, verbose=verbose).history
     phases["fine_tuning"] = time.perf_counter() - t
 
     # 4. Reports ------------------------------------------------------------------------
@@ -225,6 +277,8 @@ def train(
             len(train_set) * options.finetune_epochs / max(phases["fine_tuning"], 1e-9), 1),
         "peak_memory_mb": round(peak_memory_mb(), 1),
         "allocator": allocator_in_use(),
+        "strategy": strategy_name(strategy),
+        "replicas": strategy.num_replicas_in_sync,
         "skipped_files": len(getattr(images, "skipped", ())),
     })
     return TrainingRun(model, names, options=options, backbone=spec.name,
