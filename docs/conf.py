@@ -51,7 +51,9 @@ intersphinx_mapping = {
     name: (url, None) for name, url in _INVENTORIES.items() if _reachable(url)
 }
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
-exclude_patterns = ["_build"]
+# _static holds files shipped as they are (the sample report has a report.md, which
+# would otherwise be read as a page).
+exclude_patterns = ["_build", "_static"]
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 # Types go beside described parameters only: with "all", a class whose docstring has an
