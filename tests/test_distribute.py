@@ -68,3 +68,15 @@ def test_each_pass_is_ordered_by_seed_and_epoch_not_by_pass_count(tmp_path: Path
     assert one_pass(dataset) == first
     with pytest.raises(ValueError, match="epoch orders the shuffle"):
         images.to_dataset(5, image_size=4, shuffle=False, epoch=epoch)
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"strategy": "spread"}, "Received: name='spread'"),
+    ({"strategy": 3}, "strategy must be a tf.distribute.Strategy"),
+    ({"callbacks": ["print"]}, "callbacks must be a sequence of keras.callbacks.Callback"),
+    ({"backup_dir": 7}, "backup_dir must be None or a folder path"),
+])
+def test_train_names_a_bad_strategy_callback_or_backup_dir(kwargs: dict, match: str,
+                                                          tmp_path: Path) -> None:
+    with pytest.raises((TypeError, ValueError), match=match):
+        tlkit.train(tmp_path, weights=None, verbose=0, **kwargs)

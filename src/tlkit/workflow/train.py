@@ -160,6 +160,8 @@ def train(
     callbacks = list(callbacks)
     if not all(isinstance(c, keras.callbacks.Callback) for c in callbacks):
         raise type_error("callbacks", callbacks, "a sequence of keras.callbacks.Callback")
+    if backup_dir is not None and not isinstance(backup_dir, (str, os.PathLike)):
+        raise type_error("backup_dir", backup_dir, "None or a folder path")
     keras.utils.set_random_seed(options.seed)
     start = time.perf_counter()
     phases: dict[str, float] = {}
