@@ -83,6 +83,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--wise-alpha", type=float, default=defaults.wise_alpha,
                         help="share of the fine-tuned weights in the final model "
                              "(WeightInterpolation); 1.0 keeps them as they are")
+    parser.add_argument("--label-smoothing", type=float, default=defaults.label_smoothing,
+                        help="label smoothing of the loss in both phases")
     parser.add_argument("--head-lr", type=float, default=defaults.head_lr)
     parser.add_argument("--finetune-lr", type=float, default=defaults.finetune_lr)
     parser.add_argument("--warmup-epochs", type=float, default=defaults.warmup_epochs,
@@ -119,6 +121,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if not 0.0 <= args.wise_alpha <= 1.0:
         parser.error(f"--wise-alpha must be in [0, 1], got {args.wise_alpha}")
+    if not 0.0 <= args.label_smoothing < 1.0:
+        parser.error(f"--label-smoothing must be in [0, 1), got {args.label_smoothing}")
     if not 0.0 <= args.warmup_epochs < args.finetune_epochs:
         parser.error(f"--warmup-epochs must be in [0, --finetune-epochs={args.finetune_epochs}), "
                      f"got {args.warmup_epochs}")
@@ -142,7 +146,7 @@ def options_from(args: argparse.Namespace) -> tlkit.TrainingOptions:
         image_size=args.image_size, batch_size=args.batch_size, head_epochs=args.head_epochs,
         views=args.views, finetune_epochs=args.finetune_epochs, unfreeze=args.unfreeze,
         head_lr=args.head_lr, finetune_lr=args.finetune_lr, warmup_epochs=args.warmup_epochs,
-        wise_alpha=args.wise_alpha, augment=args.augment, class_weights=args.class_weights,
+        wise_alpha=args.wise_alpha, label_smoothing=args.label_smoothing, augment=args.augment, class_weights=args.class_weights,
         tta=not args.no_tta, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
         seed=args.seed)
 

@@ -146,7 +146,8 @@ def test_options_check_their_values_and_round_trip_through_json() -> None:
         TrainingOptions(unfreeze="zero")
     for bad, error in (({"wise_alpha": 1.5}, ValueError), ({"augment": "wild"}, ValueError),
                        ({"batch_size": "8"}, TypeError), ({"unfreeze": [0, 1]}, TypeError),
-                       ({"warmup_epochs": 3.0}, ValueError)):
+                       ({"warmup_epochs": 3.0}, ValueError),
+                       ({"label_smoothing": 1.0}, ValueError)):
         with pytest.raises(error):
             TrainingOptions(**bad)
     with pytest.raises(ValueError, match="Unknown option"):
@@ -156,3 +157,31 @@ def test_options_check_their_values_and_round_trip_through_json() -> None:
 def test_keras_reloads_a_run_model_without_tlkit_workflow(run: TrainingRun, tmp_path: Path) -> None:
     run.model.save(tmp_path / "m.keras")
     assert keras.saving.load_model(tmp_path / "m.keras").output_shape == (None, 3)
+
+
+def test_label_smoothing_reaches_both_phases_and_the_run_reloads(
+        folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    workflow_train = sys.modules["tlkit.workflow.train"]  # the module: the package's
+    # `train` attribute is the function
+    head_calls: list[float] = []
+    real_fit_head = workflow_train.fit_head
+
+    def spy(*args, **kwargs):  # the frozen phase is given the option
+        head_calls.append(kwargs.get("label_smoothing", 0.0))
+        return real_fit_head(*args, **kwargs)
+
+    monkeypatch.setattr(workflow_train, "fit_head", spy)
+    smoothed = train(folder, weights=None, options=TINY.replace(label_smoothing=0.2), verbose=0)
+    assert head_calls == [0.2]
+    loss = smoothed.model.loss  # fine-tuning's loss
+    assert loss.smoothing == 0.2 and loss.num_classes == 3
+    # Against a smoothed target the loss of a perfect prediction is its entropy, not 0.
+    perfect = keras.ops.convert_to_numpy(loss(np.array([0]), np.array([[1.0, 0.0, 0.0]])))
+    target = np.array([0.8 + 0.2 / 3, 0.2 / 3, 0.2 / 3])
+    assert perfect > -(target * np.log(target)).sum()
+    loaded = TrainingRun.load(smoothed.save(tmp_path / "run"))  # the custom loss deserializes
+    assert loaded.model.loss.smoothing == 0.2
+    image = str(next((folder / "cow").glob("*.png")))
+    np.testing.assert_allclose(loaded.predict([image])["probability"].astype(float),
+                               smoothed.predict([image])["probability"].astype(float), rtol=1e-6)

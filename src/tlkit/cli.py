@@ -48,6 +48,7 @@ _OPTION_FLAGS: list[tuple[str, Any, str]] = [
     ("finetune_lr", float, "peak learning rate of fine-tuning (cosine decay)"),
     ("warmup_epochs", float, "epochs of linear warm-up before the decay"),
     ("wise_alpha", float, "share of the fine-tuned weights in the final model (WiSE-FT)"),
+    ("label_smoothing", float, "label smoothing of the loss in both phases"),
     ("augment", str, "light, standard, strong or none"),
     ("class_weights", str, "balanced, inverse_sqrt, effective_number or none"),
     ("val_fraction", float, "share of the training images kept for validation"),

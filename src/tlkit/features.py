@@ -232,12 +232,9 @@ def fit_head(
     from_logits = getattr(head, "output_activation", "softmax") == "linear"
     inputs = keras.Input((features.shape[1],), name="features")
     model = keras.Model(inputs, head(inputs), name="head_on_features")
-    if label_smoothing:
-        if num_classes is None:
-            raise ValueError("label_smoothing needs a head with num_classes (a ClassifierHead).")
-        loss: Any = _SparseSmoothedCrossEntropy(num_classes, label_smoothing, from_logits)
-    else:
-        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
+    if label_smoothing and num_classes is None:
+        raise ValueError("label_smoothing needs a head with num_classes (a ClassifierHead).")
+    loss = _classification_loss(num_classes, label_smoothing, from_logits)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=["accuracy"])
     dataset = tf.data.Dataset.from_tensor_slices((features, labels.astype(np.int32)))
     dataset = dataset.shuffle(len(features), seed=seed).batch(batch_size).prefetch(2)
@@ -252,15 +249,34 @@ def fit_head(
                      callbacks=callbacks, verbose=verbose, shuffle=False)
 
 
+def _classification_loss(num_classes: int | None, label_smoothing: float = 0.0,
+                         from_logits: bool = False) -> keras.losses.Loss:
+    """Sparse categorical cross-entropy, smoothed when ``label_smoothing`` > 0 (one loss
+    for the frozen phase and fine-tuning)."""
+    if label_smoothing:
+        return _SparseSmoothedCrossEntropy(num_classes, label_smoothing, from_logits)
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
+
+
+# Registered so that a saved model compiled with it (tlkit.train's) loads again.
+@keras.saving.register_keras_serializable(package="tlkit")
 class _SparseSmoothedCrossEntropy(keras.losses.Loss):
-    def __init__(self, num_classes: int, smoothing: float, from_logits: bool = False) -> None:
-        super().__init__(name="smoothed_crossentropy")
-        self.num_classes = num_classes
-        self.smoothing = smoothing
-        self.from_logits = from_logits
+    """Cross-entropy of integer labels against smoothed one-hot targets: Keras'
+    ``SparseCategoricalCrossentropy`` has no ``label_smoothing``."""
+
+    def __init__(self, num_classes: int, smoothing: float, from_logits: bool = False,
+                 name: str = "smoothed_crossentropy", **kwargs: Any) -> None:
+        super().__init__(name=name, **kwargs)
+        self.num_classes = int(num_classes)
+        self.smoothing = float(smoothing)
+        self.from_logits = bool(from_logits)
 
     def call(self, y_true: Any, y_pred: Any) -> Any:
         one_hot = keras.ops.one_hot(keras.ops.cast(keras.ops.reshape(y_true, (-1,)), "int32"),
                                     self.num_classes)
         return keras.losses.categorical_crossentropy(one_hot, y_pred, from_logits=self.from_logits,
                                                      label_smoothing=self.smoothing)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "num_classes": self.num_classes,
+                "smoothing": self.smoothing, "from_logits": self.from_logits}

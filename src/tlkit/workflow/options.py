@@ -48,6 +48,8 @@ class TrainingOptions:
         warmup_epochs: Epochs (may be fractional) of linear warm-up before the decay.
         wise_alpha: Share of the fine-tuned weights in the final model
             (:class:`tlkit.WeightInterpolation`); 1.0 keeps them as they are.
+        label_smoothing: Label smoothing of the cross-entropy in both phases, in
+            ``[0, 1)`` (0: none).
         augment: A preset name (``"light"``, ``"standard"``, ``"strong"``), ``"none"``,
             or an :class:`tlkit.AugmentationPolicy` config dict.
         class_weights: ``"balanced"``, ``"inverse_sqrt"``, ``"effective_number"`` or
@@ -82,6 +84,7 @@ class TrainingOptions:
     finetune_lr: float = 3e-4
     warmup_epochs: float = 0.0
     wise_alpha: float = 0.7
+    label_smoothing: float = 0.0
     augment: str | dict[str, Any] = "standard"
     class_weights: str = "balanced"
     tta: bool = True
@@ -117,6 +120,8 @@ class TrainingOptions:
             raise ValueError(f"warmup_epochs must be below finetune_epochs="
                              f"{self.finetune_epochs}. Received: warmup_epochs={self.warmup_epochs}.")
         fix(self, "wise_alpha", check_number("wise_alpha", self.wise_alpha, low=0.0, high=1.0))
+        fix(self, "label_smoothing", check_number("label_smoothing", self.label_smoothing,
+                                                  low=0.0, high=1.0, high_inclusive=False))
         if isinstance(self.augment, AugmentationPolicy):
             fix(self, "augment", self.augment.get_config())
         if isinstance(self.augment, dict):

@@ -25,7 +25,7 @@ from tlkit.backbones import build_backbone, get_backbone_spec
 from tlkit.class_weights import compute_class_weights
 from tlkit.data import ImageFolder, ImageSet, Split
 from tlkit.evaluation import EvaluationReport
-from tlkit.features import extract_features, fit_head
+from tlkit.features import _classification_loss, extract_features, fit_head
 from tlkit.finetune import GradualUnfreeze
 from tlkit.heads import ClassifierHead, build_classifier
 from tlkit.interpolation import WeightInterpolation
@@ -203,6 +203,7 @@ def train(
         head_history = fit_head(head, x_train, y_train, epochs=options.head_epochs,
                                 learning_rate=options.head_lr, class_weight=class_weight,
                                 validation_data=validation, seed=options.seed,
+                                label_smoothing=options.label_smoothing,
                                 verbose=verbose)
     phases["head_training"] = time.perf_counter() - t
 
@@ -215,7 +216,10 @@ def train(
         model = build_classifier(base, head, augment=policy)
         steps = int(np.ceil(len(train_set) / options.batch_size))
         model.compile(optimizer=keras.optimizers.Adam(_schedule(options, max(steps, 1))),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+                      loss=_classification_loss(
+                          len(names), options.label_smoothing,
+                          from_logits=head.output_activation == "linear"),
+                      metrics=["accuracy"])
     unfreezer = GradualUnfreeze(base, options.unfreeze, verbose=min(verbose, 1))
     finetune_history: dict[str, list[float]] = {}
     if options.finetune_epochs:
