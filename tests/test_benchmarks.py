@@ -123,3 +123,45 @@ def test_configurations_run_in_turn_and_get_their_ratio_to_the_first(
         "before": 100.0, "after": 100.0}
     assert json.loads((tmp_path / "r.json").read_text()) == result
     capsys.readouterr()
+
+
+def test_baseline_comparison_and_target_check_per_configuration(
+    load_script: LoadScript, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    bench = load_script("benchmarks/caltech101.py")
+    figures = {"defaults_2026_11": (1000.0, 0.955, 0.935), "current_refit": (480.0, 0.962, 0.947)}
+
+    def fake_run(seed: int, out: Path, args: object, arguments: list[str], env: dict) -> dict:
+        name = out.name.rsplit("_seed", 1)[0]
+        wall, accuracy, per_class = figures[name]
+        run = {"seed": seed, "process_wall_seconds": wall, "test_accuracy": accuracy,
+               "test_mean_per_class_accuracy": per_class - (0.03 if seed == 2 else 0.0),
+               "peak_memory_mb": 1.0, "feature_images_per_second": 1.0,
+               "fine_tuning_images_per_second": 1.0}
+        if "--val-fraction" not in arguments or arguments[arguments.index("--val-fraction") + 1] != "0":
+            run.update(validation_accuracy=0.95, validation_mean_per_class_accuracy=0.93)
+        return run
+
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text(json.dumps({"runs": [
+        {"seed": s, "test_accuracy": 0.945, "test_mean_per_class_accuracy": 0.92}
+        for s in (0, 1, 2)]}))
+    monkeypatch.setattr(bench, "run_example", fake_run)
+    monkeypatch.setattr(bench, "calibrate", lambda env: 100.0)
+    result = bench.main(["--seeds", "0", "1", "2", "--configs", "defaults_2026_11",
+                         "current_refit", "--baseline", str(baseline), "--output-dir",
+                         str(tmp_path), "--json", str(tmp_path / "r.json"),
+                         "--allocator", "system"])
+    refit = result["configs"]["current_refit"]
+    assert "validation_accuracy" not in refit["median"]  # no validation split: left out
+    assert [r["beats_logistic_regression"] for r in refit["runs"]] == [True, True, False]
+    assert refit["target"]["met"] == {"test_accuracy": True, "test_mean_per_class_accuracy": True,
+                                      "beats_logistic_regression_every_seed": False,
+                                      "wall_time_ratio": True}
+    assert refit["target"]["all_met"] is False
+    assert result["configs"]["defaults_2026_11"]["target"]["met"]["wall_time_ratio"] is False
+    with pytest.raises(SystemExit, match="no result for seeds \\[3\\]"):
+        bench.main(["--seeds", "3", "--configs", "defaults_2026_11", "--baseline", str(baseline),
+                    "--output-dir", str(tmp_path / "x"), "--allocator", "system"])
+    capsys.readouterr()
