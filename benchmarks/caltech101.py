@@ -146,6 +146,8 @@ def main(argv: list[str] | None = None) -> dict:
             if baseline is not None:
                 runs[name][-1]["beats_logistic_regression"] = beats(runs[name][-1],
                                                                     baseline[seed])
+            # A long benchmark keeps what it has measured so far, in case it is stopped.
+            (root / "runs_so_far.json").write_text(json.dumps(runs, indent=1))
     calibration["after"] = calibrate(env)
 
     report = {

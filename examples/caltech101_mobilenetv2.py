@@ -78,7 +78,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--views", type=int, default=defaults.views,
                         help="augmented views per training image in the feature cache")
     parser.add_argument("--finetune-epochs", type=int, default=defaults.finetune_epochs)
-    parser.add_argument("--unfreeze", type=parse_schedule, default=parse_schedule("0:all"),
+    parser.add_argument("--unfreeze", type=parse_schedule, default=dict(defaults.unfreeze),
                         help="GradualUnfreeze schedule over the fine-tuning epochs, epoch:blocks")
     parser.add_argument("--wise-alpha", type=float, default=defaults.wise_alpha,
                         help="share of the fine-tuned weights in the final model "

@@ -154,6 +154,8 @@ def test_baseline_comparison_and_target_check_per_configuration(
                          str(tmp_path), "--json", str(tmp_path / "r.json"),
                          "--allocator", "system"])
     refit = result["configs"]["current_refit"]
+    so_far = json.loads((tmp_path / "runs_so_far.json").read_text())
+    assert so_far == {name: config["runs"] for name, config in result["configs"].items()}
     assert "validation_accuracy" not in refit["median"]  # no validation split: left out
     assert [r["beats_logistic_regression"] for r in refit["runs"]] == [True, True, False]
     assert refit["target"]["met"] == {"test_accuracy": True, "test_mean_per_class_accuracy": True,

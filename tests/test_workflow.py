@@ -185,3 +185,10 @@ def test_label_smoothing_reaches_both_phases_and_the_run_reloads(
     image = str(next((folder / "cow").glob("*.png")))
     np.testing.assert_allclose(loaded.predict([image])["probability"].astype(float),
                                smoothed.predict([image])["probability"].astype(float), rtol=1e-6)
+
+
+def test_an_unfreeze_count_above_the_backbones_blocks_means_all_of_them(folder: Path) -> None:
+    # tiny_test_net (registered by conftest) has 3 blocks; 6 and "all" both unfreeze them.
+    run = train(folder, backbone="tiny_test_net", weights=None, verbose=0,
+                options=TINY.replace(unfreeze={0: 1, 1: 6}))
+    assert [e["top_blocks"] for e in run.metrics["unfreeze_events"]] == [1, 3]

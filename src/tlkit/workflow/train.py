@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from tlkit._checks import check_int, type_error
 from tlkit._environment import allocator_in_use, peak_memory_mb
-from tlkit.backbones import build_backbone, get_backbone_spec
+from tlkit.backbones import backbone_blocks, build_backbone, get_backbone_spec
 from tlkit.class_weights import compute_class_weights
 from tlkit.data import ImageFolder, ImageSet, Split
 from tlkit.evaluation import EvaluationReport
@@ -83,6 +83,15 @@ def _schedule(options: TrainingOptions, steps_per_epoch: int) -> Any:
             0.0, decay_steps=total - warmup, warmup_target=options.finetune_lr,
             warmup_steps=warmup)
     return keras.optimizers.schedules.CosineDecay(options.finetune_lr, decay_steps=total)
+
+
+def _fit_schedule(schedule: dict[int, int | str], base: keras.Model) -> dict[int, int | str]:
+    """The unfreeze schedule for this backbone: a count above its number of blocks means
+    all of them (the default "top 6" on a backbone of 3 blocks unfreezes the 3).
+    ``unfreeze_events`` in the metrics records what was applied."""
+    blocks = len(backbone_blocks(base))
+    return {epoch: "all" if count != "all" and count >= blocks else count
+            for epoch, count in schedule.items()}
 
 
 def train(
@@ -220,7 +229,8 @@ def train(
                           len(names), options.label_smoothing,
                           from_logits=head.output_activation == "linear"),
                       metrics=["accuracy"])
-    unfreezer = GradualUnfreeze(base, options.unfreeze, verbose=min(verbose, 1))
+    unfreezer = GradualUnfreeze(base, _fit_schedule(options.unfreeze, base),
+                                verbose=min(verbose, 1))
     finetune_history: dict[str, list[float]] = {}
     if options.finetune_epochs:
         backups = None if backup_dir is None else \
