@@ -30,6 +30,9 @@ def test_strategies_by_name() -> None:
     (json.dumps({"cluster": {"worker": ["a:1"]}}), "TF_CONFIG must be JSON such as"),
     (json.dumps({"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 2}}),
      "task index 2 is outside its 2 workers"),
+    (json.dumps({"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker",
+                                                                 "index": "first"}}),
+     "task index must be an int. Received: index='first'"),
 ])
 def test_multiworker_explains_a_missing_or_bad_tf_config(
     config: str | None, match: str, monkeypatch: pytest.MonkeyPatch,

@@ -78,7 +78,12 @@ def _check_tf_config(text: str | None) -> None:
     except (ValueError, KeyError, TypeError) as error:
         raise ValueError(f"TF_CONFIG must be {expected}. Received: TF_CONFIG={text!r} "
                          f"({type(error).__name__}: {error}).") from None
-    if not 0 <= int(index) < len(workers):
+    try:
+        index = int(index)
+    except (TypeError, ValueError):
+        raise ValueError(f"TF_CONFIG's task index must be an int. Received: index={index!r} "
+                         f"in TF_CONFIG={text!r}.") from None
+    if not 0 <= index < len(workers):
         raise ValueError(f"TF_CONFIG's task index {index} is outside its {len(workers)} "
                          f"workers. Received: TF_CONFIG={text!r}.")
 
