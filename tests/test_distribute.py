@@ -32,7 +32,7 @@ def test_strategies_by_name() -> None:
      "task index 2 is outside its 2 workers"),
     (json.dumps({"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker",
                                                                  "index": "first"}}),
-     "task index must be an int. Received: index='first'"),
+     "task index 'first' is not a worker number \\(0 to 1\\)"),
 ])
 def test_multiworker_explains_a_missing_or_bad_tf_config(
     config: str | None, match: str, monkeypatch: pytest.MonkeyPatch,

@@ -81,8 +81,8 @@ def _check_tf_config(text: str | None) -> None:
     try:
         index = int(index)
     except (TypeError, ValueError):
-        raise ValueError(f"TF_CONFIG's task index must be an int. Received: index={index!r} "
-                         f"in TF_CONFIG={text!r}.") from None
+        raise ValueError(f"TF_CONFIG's task index {index!r} is not a worker number (0 to "
+                         f"{len(workers) - 1}). Received: TF_CONFIG={text!r}.") from None
     if not 0 <= index < len(workers):
         raise ValueError(f"TF_CONFIG's task index {index} is outside its {len(workers)} "
                          f"workers. Received: TF_CONFIG={text!r}.")
