@@ -90,6 +90,8 @@ def _parser() -> argparse.ArgumentParser:
     for name, kind, text in _OPTION_FLAGS:
         default = getattr(defaults, name)
         shown = default[0] if name == "image_size" else default
+        if name == "unfreeze":  # in the flag's own syntax, "0:6", not a Python dict
+            shown = ",".join(f"{epoch}:{blocks}" for epoch, blocks in default.items())
         options.add_argument(f"--{name.replace('_', '-')}", type=kind, default=None,
                              help=f"{text} (default {shown})")
 
