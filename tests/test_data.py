@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+import tlkit
 import tlkit.data.folder as folder_module
 from tlkit import ClassifierHead, ImageFolder, ImageSet, build_backbone, build_classifier
 from tlkit.datasets import load_caltech101
@@ -268,3 +269,77 @@ def test_split_warning_names_exactly_the_classes_and_splits_missed() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         images.subset(np.flatnonzero(np.asarray(labels) == 2)).split(val=0.1, test=0.2)
+
+
+def _tiny_images(root: Path, classes: str, n: int = 1) -> Path:
+    for name in classes:
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            Image.fromarray(np.full((8, 8, 3), (10 * i) % 256, "uint8")).save(root / name / f"{i}.png")
+    return root
+
+
+def test_split_parts_are_matched_to_the_training_classes_by_name(tmp_path: Path) -> None:
+    """val/ without class b: its c images are c (index 2), not b (index 1) as by position."""
+    train = ImageFolder(_tiny_images(tmp_path / "train", "abc"), cache_dir=False, verbose=0)
+    val = ImageFolder(_tiny_images(tmp_path / "val", "ac", n=2), cache_dir=False, verbose=0)
+    parts = tlkit.Split(train, val, ImageSet([], [], ["a"])).matched()
+    assert parts.val.class_names == ["a", "b", "c"]
+    assert parts.val.labels.tolist() == [0, 0, 2, 2]
+    assert [Path(p).parent.name for p in parts.val.paths] == ["a", "a", "c", "c"]
+    assert parts.missing_classes() == {"val": ["b"]}
+    stranger = ImageFolder(_tiny_images(tmp_path / "test", "ad"), cache_dir=False, verbose=0)
+    with pytest.raises(ValueError, match=r"test has images of 1 class the training classes "
+                                         r"lack: \['d'\]"):
+        tlkit.Split(train, val, stranger).matched()
+
+
+def test_pre_split_folders_are_found_and_ambiguous_trees_refused(tmp_path: Path) -> None:
+    root = tmp_path / "kaggle"
+    _tiny_images(root / "train", "abc", n=3)
+    _tiny_images(root / "valid", "bc")
+    parts = ImageFolder.from_splits(root, cache_dir=False, verbose=0)
+    assert [len(p) for p in parts] == [9, 2, 0]
+    assert parts.val.labels.tolist() == [1, 2] and parts.train.class_names == ["a", "b", "c"]
+    # A folder of classes that happen to include "train" (vehicles) is a folder of classes.
+    vehicles = _tiny_images(tmp_path / "vehicles", ["bus", "train"])
+    assert folder_module.find_split_folders(vehicles) is None
+    with pytest.raises(ValueError, match="is not a pre-split tree"):
+        ImageFolder.from_splits(vehicles, cache_dir=False, verbose=0)
+    _tiny_images(root / "validation", "a")
+    with pytest.raises(ValueError, match="two folders for the val split: 'valid' and 'validation'"):
+        folder_module.find_split_folders(root)
+    loose = _tiny_images(tmp_path / "loose" / "train", "a").parent
+    Image.fromarray(np.zeros((8, 8, 3), "uint8")).save(loose / "train" / "stray.png")
+    with pytest.raises(ValueError, match=r"files directly in a split folder: \['stray.png'\]"):
+        folder_module.find_split_folders(loose)
+    no_train = _tiny_images(tmp_path / "only_test" / "test", "ab").parent
+    with pytest.raises(ValueError, match="there is no train folder"):
+        folder_module.find_split_folders(no_train)
+
+
+def test_shuffle_decodes_only_what_the_first_batch_needs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Paths are shuffled, then decoded: a buffer of decoded images would decode all 200
+    images (the whole set in memory) before the first batch comes out."""
+    import tensorflow as tf
+
+    import tlkit.data.pipeline as pipeline
+
+    root = _tiny_images(tmp_path / "many", "ab", n=100)
+    images = ImageFolder(root, cache_dir=False, verbose=0)
+    decoded: list[int] = []
+    original = pipeline.decode_resized
+
+    def counting(path: tf.Tensor, *args: object) -> tf.Tensor:
+        count = tf.py_function(lambda: decoded.append(1) or 0, [], tf.int32)
+        with tf.control_dependencies([count]):
+            return tf.identity(original(path, *args))
+
+    monkeypatch.setattr(pipeline, "decode_resized", counting)
+    dataset = images.to_dataset(2, image_size=8, shuffle=True, seed=0)
+    pixels, _ = next(iter(dataset))
+    assert pixels.shape == (2, 8, 8, 3)
+    assert len(decoded) < len(images) / 2, f"{len(decoded)} of {len(images)} decoded"
+    labels = np.concatenate([y.numpy() for _, y in dataset])  # one full pass: every image once
+    assert sorted(labels.tolist()) == sorted(images.labels.tolist())

@@ -192,3 +192,38 @@ def test_an_unfreeze_count_above_the_backbones_blocks_means_all_of_them(folder: 
     run = train(folder, backbone="tiny_test_net", weights=None, verbose=0,
                 options=TINY.replace(unfreeze={0: 1, 1: 6}))
     assert [e["top_blocks"] for e in run.metrics["unfreeze_events"]] == [1, 3]
+
+
+def test_a_split_of_separate_folders_is_matched_by_class_name(tmp_path: Path) -> None:
+    """val/ lacks class bee: its cow images must be scored as cow (2), not as bee (1)."""
+    shades = {"ant": 40, "bee": 130, "cow": 220}
+    train_dir = make_folder(tmp_path / "train", shades, n=8)
+    val_dir = make_folder(tmp_path / "val", {"ant": 40, "cow": 220}, n=3, seed=1)
+    test_dir = make_folder(tmp_path / "test", shades, n=2, seed=2)
+    parts = tlkit.Split(*(tlkit.ImageFolder(d, verbose=0) for d in (train_dir, val_dir, test_dir)))
+    with pytest.warns(UserWarning, match=r"validation images have no image of 1 training class: "
+                                         r"\['bee'\]"):
+        run = train(parts, weights=None, verbose=0, options=TINY.replace(finetune_epochs=0))
+    report = run.reports["validation"]
+    assert report.class_names == ["ant", "bee", "cow"]
+    assert sorted(report.y_true.tolist()) == [0, 0, 0, 2, 2, 2]
+    unknown = make_folder(tmp_path / "odd", {"ant": 40, "yak": 90}, n=2)
+    with pytest.raises(ValueError, match=r"test has images of 1 class the training classes "
+                                         r"lack: \['yak'\]"):
+        train(tlkit.Split(parts.train, parts.val, tlkit.ImageFolder(unknown, verbose=0)),
+              weights=None, verbose=0, options=TINY.replace(finetune_epochs=0))
+
+
+def test_a_pre_split_folder_is_read_as_its_splits_not_as_classes(tmp_path: Path) -> None:
+    """root/train/<class>/ + root/valid/<class>/: classes ant, bee; the test part comes
+    from train (the folder has none), validation is the folder's own."""
+    root = tmp_path / "download"
+    make_folder(root / "train", {"ant": 40, "bee": 200}, n=10)
+    make_folder(root / "valid", {"ant": 40, "bee": 200}, n=3, seed=1)
+    run = train(root, weights=None, verbose=0, options=TINY.replace(finetune_epochs=0))
+    assert run.class_names == ["ant", "bee"]
+    assert run.metrics["validation_images"] == 6
+    assert run.metrics["test_images"] == 4 and run.metrics["train_images"] == 16
+    assert all("/valid/" in path for path in run.split.val.paths)
+    assert not any("/valid/" in path for path in run.split.test.paths + run.split.train.paths)
+    assert "the folder's own split" in run.reports["test"].context["data"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -12,17 +12,9 @@ import tensorflow as tf
 
 from tlkit._checks import check_fraction, check_int, check_names, unknown_name_error
 from tlkit.data.pipeline import make_dataset
+from tlkit.data.split import Split
 
-__all__ = ["ImageSet", "Split"]
-
-
-class Split(NamedTuple):
-    """Train, validation and test subsets (an empty :class:`ImageSet` when not asked for)."""
-
-    train: ImageSet
-    val: ImageSet
-    test: ImageSet
-
+__all__ = ["ImageSet"]
 
 
 class ImageSet:
@@ -114,6 +106,43 @@ class ImageSet:
         keep = [i for i, y in enumerate(self.labels) if int(y) in mapping]
         return ImageSet([self.paths[i] for i in keep],
                         [mapping[int(self.labels[i])] for i in keep], names)
+
+    def match_classes(self, class_names: Sequence[str], *, part: str = "images") -> ImageSet:
+        """The same images labelled by their class *name* in ``class_names``.
+
+        Two folders number their classes each in their own way (sorted names of what
+        each holds); matching by name is what makes their labels agree.
+
+        Args:
+            class_names: The class names to label by (e.g. the training classes).
+            part: What this set is, for the error message (``"val"``, ``"test"``, ...).
+
+        Returns:
+            An :class:`ImageSet` with ``class_names`` as its classes; a name of
+            ``class_names`` this set has no image of simply has none.
+
+        Raises:
+            ValueError: This set has images of a class that ``class_names`` lacks.
+
+        Example:
+            >>> images = ImageSet(["x.jpg", "y.jpg"], [0, 1], ["cat", "dog"])
+            >>> images.match_classes(["ant", "cat", "dog"]).labels.tolist()
+            [1, 2]
+        """
+        names = check_names("class_names", class_names)
+        if names == self.class_names:
+            return self
+        index = {name: i for i, name in enumerate(names)}
+        used = sorted({self.class_names[y] for y in self.labels.tolist()})
+        unknown = [name for name in used if name not in index]
+        if unknown:
+            raise ValueError(
+                f"{part} has images of {len(unknown)} class{'es' * (len(unknown) != 1)} the "
+                f"training classes lack: {unknown[:10]}; expected only classes of "
+                f"{names[:10]}{' ...' if len(names) > 10 else ''} ({len(names)} classes). "
+                f"Add those classes to the training images, or leave them out of {part}.")
+        labels = [index[self.class_names[y]] for y in self.labels.tolist()]
+        return ImageSet(self.paths, labels, names)
 
     # Splits ------------------------------------------------------------------------------
     def split(

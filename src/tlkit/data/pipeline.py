@@ -110,11 +110,15 @@ def make_dataset(
             lambda i: (tf.gather(all_paths, i), tf.gather(all_labels, i)))
     else:
         ds = tf.data.Dataset.from_tensor_slices((all_paths, all_labels))
+        if shuffle and not cache:
+            # Shuffle paths, then decode: a buffer of decoded images would hold the whole
+            # set in memory, and the first batch would wait for every image to decode.
+            ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
     ds = ds.map(lambda p, y: (decode_resized(p, height, width, resize), y, p),
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if cache:
         ds = ds.cache("" if cache is True else str(cache))
-    if shuffle and epoch is None:
+    if shuffle and epoch is None and cache:  # decoded once, into the cache: shuffle after it
         ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
     if repeat:
         ds = ds.repeat()

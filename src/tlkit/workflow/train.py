@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,6 +25,7 @@ from tlkit._environment import allocator_in_use, peak_memory_mb
 from tlkit.backbones import backbone_blocks, build_backbone, get_backbone_spec
 from tlkit.class_weights import compute_class_weights
 from tlkit.data import ImageFolder, ImageSet, Split
+from tlkit.data.folder import find_split_folders
 from tlkit.evaluation import EvaluationReport
 from tlkit.features import _classification_loss, extract_features, fit_head
 from tlkit.finetune import GradualUnfreeze
@@ -37,11 +39,40 @@ __all__ = ["train"]
 
 
 def _images(data: Any, verbose: int) -> ImageSet | Split:
+    """The images ``data`` names: a Split for a pre-split tree or a Split given, else a set."""
     if isinstance(data, (ImageSet, Split)):
         return data
     if isinstance(data, (str, os.PathLike)):
+        if os.path.isdir(data) and find_split_folders(data) is not None:
+            return ImageFolder.from_splits(data, verbose=verbose)
         return ImageFolder(data, verbose=verbose)
     raise type_error("data", data, "a folder path, an ImageSet/ImageFolder or a Split")
+
+
+def _parts(images: ImageSet | Split, *, presplit: bool, options: TrainingOptions) -> Split:
+    """Train / validation / test, every part labelled by the training classes' names.
+
+    A Split the user built is kept as given (an empty part is skipped). A pre-split
+    folder without a val or test folder gets that part from train, as a plain folder
+    would; a stratified split of one set follows the options.
+    """
+    if not isinstance(images, Split):
+        return split_images(images, options)
+    parts = images.matched()  # folders number their classes each in their own way
+    if presplit and not (len(parts.val) and len(parts.test)):
+        test_fraction = 0.0 if len(parts.test) else options.test_fraction
+        val_fraction = 0.0 if len(parts.val) else options.val_fraction
+        trainval, _, test = parts.train.split(val=0.0, test=test_fraction, seed=options.seed)
+        train, val, _ = trainval.split(val=val_fraction, test=0.0, seed=options.seed)
+        parts = Split(train, parts.val if len(parts.val) else val,
+                      parts.test if len(parts.test) else test)
+    for part, absent in parts.missing_classes().items():
+        part = "validation" if part == "val" else part
+        warnings.warn(f"The {part} images have no image of {len(absent)} training "
+                      f"class{'es' * (len(absent) != 1)}: {absent[:10]}"
+                      f"{' ...' if len(absent) > 10 else ''}; the {part} figures "
+                      f"count only the classes present.", stacklevel=3)
+    return parts
 
 
 def _shard_by_data(dataset: tf.data.Dataset) -> tf.data.Dataset:
@@ -108,10 +139,13 @@ def train(
     """Train an image classifier on your own images in one call.
 
     Args:
-        data: A folder with one sub-folder of images per class, an
+        data: A folder with one sub-folder of images per class, a pre-split folder
+            (``train/<class>/``, ``val/<class>/`` (or ``valid``, ``validation``),
+            ``test/<class>/``: the parts it lacks are split from ``train``), an
             :class:`tlkit.ImageFolder`/:class:`tlkit.ImageSet` (split as ``options``
             say), or your own :class:`tlkit.Split` (``train``, ``val``, ``test``; an empty
-            part is skipped).
+            part is skipped). Every part is matched to the training classes by name
+            (a validation folder without class ``b`` still scores ``c`` as ``c``).
         backbone: A name from :func:`tlkit.list_backbones`.
         weights: ``"imagenet"``, the path of a weights file for that backbone without
             its top, or ``None`` (random: for tests).
@@ -141,7 +175,8 @@ def train(
 
     Raises:
         ValueError: An unknown backbone (listing the registry), fewer than 2 classes, a
-            training split without images, or a weights file for another architecture.
+            training split without images, a validation or test class the training
+            images lack, or a weights file for another architecture.
         FileNotFoundError: The folder or the weights file does not exist.
 
     Example:
@@ -178,7 +213,8 @@ def train(
     # 1. Data: split, class weights, augmentation ---------------------------------------
     t = time.perf_counter()
     images = _images(data, bar)
-    parts = images if isinstance(images, Split) else split_images(images, options)
+    presplit = isinstance(data, (str, os.PathLike)) and isinstance(images, Split)
+    parts = _parts(images, presplit=presplit, options=options)
     train_set, val_set, test_set = parts
     names = train_set.class_names
     if len(names) < 2:
@@ -262,8 +298,8 @@ def train(
                             weights=None if weights is None else str(weights))
     for split_name, part in (("validation", val_set), ("test", test_set)):
         if len(part):
-            how = "your split" if isinstance(images, Split) else \
-                f"stratified split, seed {options.seed}"
+            how = "the folder's own split" if presplit else "your split" \
+                if isinstance(images, Split) else f"stratified split, seed {options.seed}"
             context = described.report_context(
                 f"{len(part):,} images of {_source(data)} ({how})", split=split_name)
             reports[split_name] = EvaluationReport.from_model(

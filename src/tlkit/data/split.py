@@ -1,0 +1,66 @@
+"""Split: the train, validation and test parts of a data set, matched by class name."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from tlkit.data.imageset import ImageSet
+
+__all__ = ["Split"]
+
+
+class Split(NamedTuple):
+    """Train, validation and test subsets (an empty :class:`ImageSet` when not asked for).
+
+    Parts read from separate folders each number their own classes (``val/`` without
+    class ``b`` calls ``c`` 1, not 2): :meth:`matched` puts every part on the training
+    classes by name, and :func:`tlkit.train` calls it for every Split it is given.
+
+    Example:
+        >>> from tlkit import ImageSet
+        >>> train = ImageSet(["a1", "b1", "c1"], [0, 1, 2], ["a", "b", "c"])
+        >>> val = ImageSet(["a2", "c2"], [0, 1], ["a", "c"])
+        >>> parts = Split(train, val, ImageSet([], [], ["a"])).matched()
+        >>> parts.val.class_names, parts.val.labels.tolist()
+        (['a', 'b', 'c'], [0, 2])
+    """
+
+    train: ImageSet
+    val: ImageSet
+    test: ImageSet
+
+    def matched(self) -> Split:
+        """Every part labelled by the training part's class names, matched by name.
+
+        A class the training part lacks is an error (the model could never answer it);
+        a training class that validation or test lacks is fine (it has no images to
+        score there): :meth:`missing_classes` lists them.
+
+        Returns:
+            A :class:`Split` whose three parts share ``train.class_names``.
+
+        Raises:
+            ValueError: ``val`` or ``test`` has images of a class that ``train`` lacks.
+        """
+        names = self.train.class_names
+        return Split(self.train, self.val.match_classes(names, part="val"),
+                     self.test.match_classes(names, part="test"))
+
+    def missing_classes(self) -> dict[str, list[str]]:
+        """Training classes without an image in ``val`` or ``test`` (parts with images).
+
+        Example:
+            >>> from tlkit import ImageSet
+            >>> train = ImageSet(["a1", "b1"], [0, 1], ["a", "b"])
+            >>> Split(train, ImageSet(["a2"], [0], ["a"]), ImageSet([], [], ["a"])).matched(
+            ...     ).missing_classes()
+            {'val': ['b']}
+        """
+        missing = {}
+        for name, part in (("val", self.val), ("test", self.test)):
+            present = {part.class_names[y] for y in part.labels.tolist()}
+            absent = [c for c in self.train.class_names if c not in present]
+            if len(part) and absent:
+                missing[name] = absent
+        return missing
