@@ -253,3 +253,12 @@ def test_every_backbone_fine_tunes_saves_and_caches_features(name: str, tmp_path
 
 def _value(variable: keras.Variable) -> np.ndarray:
     return keras.ops.convert_to_numpy(variable)
+
+
+@pytest.mark.parametrize(("key", "instead"), [("input_shape", "image_size="),
+                                              ("include_top", "ClassifierHead")])
+def test_arguments_tlkit_sets_itself_name_what_to_use_instead(key: str, instead: str) -> None:
+    """Passed through to Keras they failed as "MobileNetV2() got multiple values for
+    keyword argument 'input_shape'"."""
+    with pytest.raises(TypeError, match=rf"build_backbone sets {key} itself; use .*{instead}"):
+        build_backbone("mobilenet_v2", weights=None, image_size=48, **{key: (48, 48, 3)})

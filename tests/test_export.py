@@ -177,3 +177,35 @@ def test_the_tensorflow_interpreter_is_the_fallback(trained: tuple, tmp_path: Pa
     pixels = _pixels(images)[:3]
     np.testing.assert_allclose(LiteRTModel(path).predict(pixels),
                                model.predict(pixels, verbose=0), atol=1e-5)
+
+
+def test_overwrite_replaces_only_an_earlier_export(trained: tuple, tmp_path: Path) -> None:
+    """`--output runs/photos --overwrite` once deleted the run: now only exports are replaced."""
+    model, images = trained
+    run_folder = tmp_path / "run"
+    run_folder.mkdir()
+    (run_folder / "model.keras").write_bytes(b"the user's model")
+    with pytest.raises(FileExistsError, match=r"not an earlier SavedModel export \(it holds "
+                                              r"\['model.keras'\]\)"):
+        export_model(model, run_folder, format="savedmodel", overwrite=True)
+    assert (run_folder / "model.keras").read_bytes() == b"the user's model"
+    mine = tmp_path / "notes.tflite"
+    mine.write_bytes(b"not a model")
+    with pytest.raises(FileExistsError, match="not an earlier .tflite export"):
+        export_model(model, mine, overwrite=True)
+    assert mine.read_bytes() == b"not a model"
+    # An earlier export of each format is replaced.
+    saved = export_model(model, tmp_path / "served", format="savedmodel")
+    export_model(model, saved, format="savedmodel", overwrite=True)
+    assert (saved / "saved_model.pb").is_file()
+    lite = export_model(model, tmp_path / "m.tflite")
+    lite.write_bytes(lite.read_bytes())  # the same file, rewritten by the user: still an export
+    assert export_model(model, lite, overwrite=True) == lite
+
+
+def test_int8_whose_training_images_are_gone_says_so(trained: tuple, tmp_path: Path) -> None:
+    model, images = trained
+    gone = tlkit.ImageSet([str(tmp_path / "moved" / "a.png")], [0], images.class_names)
+    with pytest.raises(FileNotFoundError, match=r"1 of 1 calibration images are not there.*"
+                                                r"--representative"):
+        export_model(model, tmp_path / "q.tflite", quantize="int8", representative=gone)

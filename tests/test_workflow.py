@@ -227,3 +227,30 @@ def test_a_pre_split_folder_is_read_as_its_splits_not_as_classes(tmp_path: Path)
     assert all("/valid/" in path for path in run.split.val.paths)
     assert not any("/valid/" in path for path in run.split.test.paths + run.split.train.paths)
     assert "the folder's own split" in run.reports["test"].context["data"]
+
+
+def test_a_loaded_run_saved_again_keeps_its_report(run: TrainingRun, tmp_path: Path) -> None:
+    out = run.save(tmp_path / "run")
+    page = (out / "report" / "index.html").read_text()
+    TrainingRun.load(out).save(out, overwrite=True)  # into its own folder
+    assert (out / "report" / "index.html").read_text() == page
+    copy = TrainingRun.load(out).save(tmp_path / "copy")  # into another
+    assert (copy / "report" / "index.html").read_text() == page
+    assert (copy / "augmentation_preview.png").is_file()
+
+
+def test_a_run_folder_moved_with_its_data_loads_with_data_root(
+        run: TrainingRun, folder: Path, tmp_path: Path) -> None:
+    """split.csv holds paths relative to config.json's data_root: move both, re-point."""
+    import json
+    import shutil
+
+    out = run.save(tmp_path / "run")
+    table = (out / "split.csv").read_text()
+    assert str(folder) not in table and "ant/" in table
+    assert json.loads((out / "config.json").read_text())["data_root"] == str(folder.resolve())
+    data = shutil.copytree(folder, tmp_path / "elsewhere" / "images")
+    moved = TrainingRun.load(shutil.copytree(out, tmp_path / "other_machine"), data_root=data)
+    assert [len(part) for part in moved.split] == [len(part) for part in run.split]
+    assert all(Path(p).is_file() and str(data) in p for part in moved.split for p in part.paths)
+    assert moved.split.train.labels.tolist() == run.split.train.labels.tolist()

@@ -72,6 +72,13 @@ def _representative(images: Any, size: tuple[int, int], resize: str, count: int,
         if len(images) == 0:
             raise ValueError("representative: the image set is empty; int8 needs images to "
                              "calibrate on (a few hundred training images).")
+        gone = [p for p in images.paths if not os.path.isfile(p)]
+        if gone:
+            raise FileNotFoundError(
+                f"representative: {len(gone):,} of {len(images):,} calibration images are not "
+                f"there (e.g. {gone[0]!r}): the run folder was moved or its images were. "
+                f"Pass representative= (--representative FOLDER) with training images, or "
+                f"load the run with TrainingRun.load(directory, data_root=NEW_ROOT).")
         if count < len(images):  # a stratified sample: every class has its say in the ranges
             with warnings.catch_warnings():  # classes too small for the sample: fine here
                 warnings.simplefilter("ignore")
@@ -83,6 +90,33 @@ def _representative(images: Any, size: tuple[int, int], resize: str, count: int,
         raise ValueError(f"representative must be an ImageSet or pixels (n, h, w, 3) with n >= 1. "
                          f"Received: shape {array.shape}.")
     return [array[i:i + 1] for i in range(min(count, len(array)))]
+
+
+# What a SavedModel export folder holds; anything else in it is the user's.
+_SAVEDMODEL_FILES = {"saved_model.pb", "fingerprint.pb", "variables", "assets", "tlkit.json",
+                     "labels.txt"}
+
+
+def _check_replaceable(path: Path, format: str) -> None:  # noqa: A002
+    """Refuse to overwrite anything but an earlier export of the same format.
+
+    ``overwrite=True`` replaces an export; it must never delete a run folder, a data
+    folder or a file that is not an exported model, whatever path was typed.
+    """
+    if format == "savedmodel":
+        names = {p.name for p in path.iterdir()} if path.is_dir() else set()
+        foreign = sorted(names - _SAVEDMODEL_FILES)
+        if not path.is_dir() or "saved_model.pb" not in names or foreign:
+            what = f"it holds {foreign[:5]}" if foreign else \
+                "it is a file" if not path.is_dir() else "it has no saved_model.pb"
+            raise FileExistsError(
+                f"path={str(path)!r} is not an earlier SavedModel export ({what}); "
+                f"overwrite=True replaces only an export. Choose another path.")
+    elif path.is_dir() or path.read_bytes()[4:8] != b"TFL3":  # the flatbuffer's identifier
+        raise FileExistsError(
+            f"path={str(path)!r} is not an earlier .tflite export (it is "
+            f"{'a folder' if path.is_dir() else 'another kind of file'}); overwrite=True "
+            f"replaces only an export. Choose another path.")
 
 
 def _check_builtin(content: bytes, quantize: str) -> None:
@@ -172,7 +206,8 @@ def export_model(
         calibration_images: How many calibration images at most.
         resize: Resize mode recorded for users of the file (default: the run's, or
             ``"stretch"``).
-        overwrite: Replace an existing export at ``path``.
+        overwrite: Replace an earlier export at ``path`` (a ``.tflite`` file, or a
+            SavedModel folder holding nothing else); anything else there is refused.
         seed: Seed of the calibration sample.
 
     Returns:
@@ -181,7 +216,9 @@ def export_model(
     Raises:
         ValueError: An unknown format or precision, int8 without representative
             images, or a model that does not convert to builtin TFLite ops.
-        FileExistsError: ``path`` exists and ``overwrite`` is false.
+        FileExistsError: ``path`` exists and ``overwrite`` is false, or ``path`` is not
+            an earlier export of this format (nothing is deleted).
+        FileNotFoundError: The run's training images for int8 calibration are gone.
 
     Example:
         >>> import tempfile, pathlib, tlkit
@@ -213,6 +250,8 @@ def export_model(
     if path.exists() and not overwrite:
         raise FileExistsError(f"path={str(path)!r} exists; pass overwrite=True (--overwrite) "
                               f"to replace it, or choose another path.")
+    if path.exists():
+        _check_replaceable(path, format)
     inference = inference_model(keras_model)
     size = tuple(int(s) for s in inference.input_shape[1:3])
     calibration = None
@@ -226,8 +265,8 @@ def export_model(
         calibration = _representative(source, size, resize, calibration_images, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     if format == "savedmodel":
-        if path.exists():
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        if path.exists():  # checked above: an earlier SavedModel export and nothing else
+            shutil.rmtree(path)
         _savedmodel(inference, path)
         meta_path, labels_path = path / "tlkit.json", path / "labels.txt"
         details: dict[str, Any] = {"input": {"dtype": "float32 or uint8 (serve_uint8)"}}

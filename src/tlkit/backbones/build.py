@@ -33,6 +33,25 @@ def _check_image_size(spec: BackboneSpec, image_size: Any) -> tuple[int, int]:
     return height, width
 
 
+# Keras constructor arguments that tlkit sets itself, and what to use instead: passed
+# through **backbone_kwargs they failed in Keras' words ("got multiple values for keyword
+# argument 'input_shape'"), naming nothing a tlkit user typed.
+_OWN_ARGUMENTS = {
+    "input_shape": "image_size=(height, width) (the model always takes 3-channel RGB)",
+    "input_tensor": "the returned model itself: call it on your tensor",
+    "include_top": "nothing: the top is always removed; add a tlkit.ClassifierHead",
+    "classes": "tlkit.ClassifierHead(num_classes)",
+    "classifier_activation": "tlkit.ClassifierHead(..., output_activation=...)",
+}
+
+
+def _check_backbone_kwargs(kwargs: dict[str, Any]) -> None:
+    for key in kwargs:
+        if key in _OWN_ARGUMENTS:
+            raise TypeError(f"build_backbone sets {key} itself; use {_OWN_ARGUMENTS[key]} "
+                            f"instead. Received: {key}={kwargs[key]!r}.")
+
+
 def build_backbone(
     name: str = "mobilenet_v2",
     *,
@@ -64,7 +83,8 @@ def build_backbone(
             starts frozen (the default) and unfreezes blocks later.
         model_name: Name of the returned model (default ``"<name>_backbone"``).
         **backbone_kwargs: Passed to the ``keras.applications`` constructor (e.g.
-            ``alpha`` for MobileNet).
+            ``alpha`` for MobileNet); not the arguments tlkit sets itself
+            (``input_shape``: use ``image_size``; ``include_top``, ``classes``, ...).
 
     Returns:
         A ``keras.Model`` from pixels to features.
@@ -72,7 +92,8 @@ def build_backbone(
     Raises:
         ValueError: Unknown ``name`` (lists the valid names), bad ``image_size``,
             ``pooling`` or ``weights``, or a weights file of another architecture.
-        TypeError: An argument of the wrong type.
+        TypeError: An argument of the wrong type, or a Keras argument tlkit sets
+            itself (the message says what to use instead).
         FileNotFoundError: ``weights`` is a path that does not exist.
 
     Example:
@@ -84,6 +105,7 @@ def build_backbone(
         ['stem', 'block_0', 'block_1']
     """
     spec = get_backbone_spec(name)
+    _check_backbone_kwargs(backbone_kwargs)
     input_shape = (*_check_image_size(spec, image_size), 3)
     check_choice("pooling", pooling, (None, *POOLINGS))
     check_bool("trainable", trainable)

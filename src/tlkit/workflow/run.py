@@ -2,7 +2,8 @@
 
 A run folder holds ``model.keras``, ``labels.txt``, ``config.json`` (backbone, weights,
 options, versions), ``metrics.json``, ``history.csv`` and ``history.png``,
-``augmentation_preview.png``, ``split.csv`` (each image's path, class and split) and
+``augmentation_preview.png``, ``split.csv`` (each image's path relative to the data root
+that ``config.json`` records, its class and split) and
 ``report/`` (the test report, or the validation report when there is no test split). :meth:`TrainingRun.load` reads it back to predict and
 evaluate without training again.
 """
@@ -89,6 +90,7 @@ class TrainingRun:
         self.reports = dict(reports or {})
         self.metrics = dict(metrics or {})
         self.split = split
+        self.source: Path | None = None  # the run folder it was loaded from, if any
 
     def __repr__(self) -> str:
         shown = {k: round(v, 4) for k, v in self.metrics.items()
@@ -132,13 +134,21 @@ class TrainingRun:
                 f"directory={str(folder)!r} already holds a run ({', '.join(existing)}); pass "
                 f"overwrite=True (--overwrite) to replace it, or choose another directory.")
         folder.mkdir(parents=True, exist_ok=True)
+        carried = self._carried_files(folder)
         for name in existing:  # only the run's own files: the user's others stay
             path = folder / name
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
+            if name not in carried:
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+        if self.source is not None and not _same_folder(self.source, folder):
+            for name in carried:
+                source = self.source / name
+                copy = shutil.copytree if source.is_dir() else shutil.copy2
+                copy(source, folder / name)
         self.model.save(folder / "model.keras")
         (folder / "labels.txt").write_text("\n".join(self.class_names) + "\n")
+        root = _data_root(self.split)
         config = {"backbone": self.backbone, "weights": self.weights,
-                  "options": self.options.to_dict(), "versions": versions(),
+                  "options": self.options.to_dict(), "data_root": root, "versions": versions(),
                   "saved": datetime.datetime.now(datetime.timezone.utc).isoformat(
                       timespec="seconds")}
         (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
@@ -146,9 +156,11 @@ class TrainingRun:
         if len(self.history):
             self.history.to_csv(folder / "history.csv")
             self.plot_history()[0].figure.savefig(folder / "history.png", dpi=100)
-        if self.split is not None:
-            # Absolute paths: the run folder is read from other working directories too.
-            pd.DataFrame([{"path": os.path.abspath(p), "class": self.class_names[y],
+        if self.split is not None and root is not None:
+            # Paths relative to the data root (in config.json): a run folder copied to
+            # another machine, or data moved, loads with TrainingRun.load(data_root=).
+            pd.DataFrame([{"path": os.path.relpath(os.path.abspath(p), root),
+                           "class": self.class_names[y],
                            "split": name}
                           for name, part in zip(("train", "val", "test"), self.split)
                           for p, y in zip(part.paths, part.labels)]).to_csv(
@@ -168,6 +180,21 @@ class TrainingRun:
                 links["training curves"] = "../history.png"
             report.save(folder / "report", links=links)
         return folder
+
+    def _carried_files(self, folder: Path) -> list[str]:
+        """Run files this save cannot write again but the folder it was loaded from has.
+
+        A loaded run has no reports (and may have no images for the preview): saving
+        it, into its own folder or another, keeps or copies them instead of dropping them.
+        """
+        if self.source is None:
+            return []
+        written = {"report": bool(self.reports), "split.csv": self.split is not None,
+                   "history.png": len(self.history) > 0,
+                   "augmentation_preview.png": self.split is not None and self.options.policy()
+                   is not None and len(self.split.train) > 0}
+        return [name for name, rewritten in written.items()
+                if not rewritten and (self.source / name).exists()]
 
     def report_context(self, data: str, *, split: str | None = None) -> dict[str, Any]:
         """What a report of this run's model shows on top: model, data, options.
@@ -213,11 +240,15 @@ class TrainingRun:
         return plot_history(numeric, fine_tune_epoch=start)
 
     @classmethod
-    def load(cls, directory: str | os.PathLike[str]) -> TrainingRun:
+    def load(cls, directory: str | os.PathLike[str], *,
+             data_root: str | os.PathLike[str] | None = None) -> TrainingRun:
         """Read a run folder written by :meth:`save` (``import tlkit`` registers its layers).
 
         Args:
             directory: A run folder written by :meth:`save` or ``tlkit train``.
+            data_root: Where the run's images are now, if they moved (the folder that
+                held them all, recorded as ``data_root`` in ``config.json``); default:
+                where they were when the run was saved.
 
         Raises:
             FileNotFoundError: ``directory`` does not exist.
@@ -240,14 +271,18 @@ class TrainingRun:
         split = None
         if (folder / "split.csv").is_file():
             table = pd.read_csv(folder / "split.csv")
+            root = data_root if data_root is not None else config.get("data_root") or ""
+            paths = table["path"].map(lambda p: os.path.join(root, p))  # absolute stays so
             labels = table["class"].map({n: i for i, n in enumerate(names)})
-            split = Split(*(ImageSet(table["path"][table["split"] == part].tolist(),
+            split = Split(*(ImageSet(paths[table["split"] == part].tolist(),
                                      labels[table["split"] == part].to_numpy(), names)
                             for part in ("train", "val", "test")))
         model = keras.saving.load_model(folder / "model.keras")
-        return cls(model, names, options=TrainingOptions.from_dict(config.get("options", {})),
-                   backbone=config.get("backbone", ""), weights=config.get("weights"),
-                   history=history, metrics=metrics, split=split)
+        run = cls(model, names, options=TrainingOptions.from_dict(config.get("options", {})),
+                  backbone=config.get("backbone", ""), weights=config.get("weights"),
+                  history=history, metrics=metrics, split=split)
+        run.source = folder
+        return run
 
     # Using the model ---------------------------------------------------------------------
     def predict(self, images: Any, *, top_k: int = 5, batch_size: int = 64,
@@ -296,3 +331,13 @@ class TrainingRun:
         return EvaluationReport.from_model(self.model, dataset, class_names=self.class_names,
                                            flip_tta=self.options.tta, paths=images.paths,
                                            context=context, verbose=verbose)
+
+
+def _same_folder(a: Path, b: Path) -> bool:
+    return a.resolve() == b.resolve()
+
+
+def _data_root(split: Split | None) -> str | None:
+    """The deepest folder holding every image of ``split`` (absolute), or ``None``."""
+    paths = [os.path.abspath(p) for part in (split or ()) for p in part.paths]
+    return os.path.commonpath([os.path.dirname(p) for p in paths]) if paths else None
