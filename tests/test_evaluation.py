@@ -69,8 +69,14 @@ def test_scores_logits_top5_and_calibration() -> None:
     assert from_logits.accuracy == from_probs.accuracy
     expected_top5 = skm.top_k_accuracy_score(y_true, probs, k=5, labels=np.arange(10))
     assert from_probs.top5_accuracy == pytest.approx(expected_top5)
-    ece = from_probs.expected_calibration_error()
-    assert 0.0 <= ece <= 1.0
+    # ECE computed here by its definition: 15 equal-width bins of the top-1 confidence,
+    # support-weighted |accuracy - confidence|.
+    confidence, right = probs.max(axis=1), probs.argmax(axis=1) == y_true
+    bins = np.minimum((np.ceil(confidence * 15) - 1).astype(int), 14)
+    expected = sum(abs(right[bins == b].mean() - confidence[bins == b].mean()) * (bins == b).sum()
+                   for b in np.unique(bins)) / len(y_true)
+    assert expected > 0.05  # this toy model is far from calibrated: the check has teeth
+    assert from_probs.expected_calibration_error() == pytest.approx(expected, rel=1e-9)
     # A perfectly calibrated toy case: confidence 0.75 and 75 % right.
     scores = np.tile([0.75, 0.25], (4, 1))
     calibrated = EvaluationReport.from_predictions([0, 0, 0, 1], scores, class_names=["a", "b"])
@@ -291,3 +297,20 @@ def test_save_overwrite_leaves_no_stale_file_of_the_earlier_report(tmp_path: Pat
     labels_only.save(tmp_path, overwrite=True)
     assert not (tmp_path / "reliability.png").exists()  # belonged to the earlier report
     assert (tmp_path / "notes.txt").read_text() == "mine"  # not the report's: kept
+
+
+def test_predicting_with_a_model_does_not_keep_it_alive() -> None:
+    """The traced-predict cache is keyed weakly by the model; its value must not hold the
+    model (a closure over it kept every model tlkit predicted with in memory)."""
+    import gc
+    import weakref
+
+    model = keras.Sequential([keras.Input((2, 2, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(2), keras.layers.Softmax()])
+    data = tf.data.Dataset.from_tensor_slices((np.ones((3, 2, 2, 1), "float32"), [0, 1, 0])
+                                              ).batch(2)
+    EvaluationReport.from_model(model, data, class_names=["a", "b"], flip_tta=True, verbose=0)
+    alive = weakref.ref(model)
+    del model
+    gc.collect()
+    assert alive() is None

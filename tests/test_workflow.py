@@ -254,3 +254,21 @@ def test_a_run_folder_moved_with_its_data_loads_with_data_root(
     assert [len(part) for part in moved.split] == [len(part) for part in run.split]
     assert all(Path(p).is_file() and str(data) in p for part in moved.split for p in part.paths)
     assert moved.split.train.labels.tolist() == run.split.train.labels.tolist()
+
+
+def test_training_learns_separable_classes_and_reports_with_flip_tta(
+        folder: Path) -> None:
+    """The default path (flip test-time augmentation) on classes a model can tell apart:
+    the test report must be right far above chance (1/3), and its probabilities must be
+    the mean of the model's outputs for each image and its mirror."""
+    options = TINY.replace(tta=True, head_epochs=30, head_lr=0.01, finetune_epochs=1,
+                           unfreeze={0: 1}, augment="none")
+    run = train(folder, backbone="tiny_test_net", weights=None, options=options, verbose=0)
+    report = run.reports["test"]
+    assert report.accuracy >= 0.8, report.accuracy
+    pixels = np.concatenate([x for x, _ in run.split.test.to_dataset(
+        64, image_size=32).as_numpy_iterator()])
+    plain = keras.ops.convert_to_numpy(run.model(pixels, training=False))
+    mirrored = keras.ops.convert_to_numpy(run.model(pixels[:, :, ::-1], training=False))
+    assert not np.allclose(plain, mirrored, atol=1e-4)  # the flip changes something to average
+    np.testing.assert_allclose(report.y_score, (plain + mirrored) / 2, atol=1e-5)

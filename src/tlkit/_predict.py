@@ -43,9 +43,14 @@ def _traced_predict(model: Any, example: Any, flip: bool) -> Callable[[Any], Any
 
 
 def _trace(model: Any, spec: tf.TensorSpec, flip: bool) -> Callable[[Any], Any]:
+    # The function holds the model weakly: it is the value of a WeakKeyDictionary keyed by
+    # the model, and a strong reference there would keep every model tlkit ever predicted
+    # with alive. (The traced graph captures the variables, not the model object.)
+    model_ref = weakref.ref(model)
 
     @tf.function(input_signature=[spec])
     def predict(x: tf.Tensor) -> tf.Tensor:
+        model = model_ref()
         output = tf.cast(model(x, training=False), tf.float32)
         if flip:
             mirrored = tf.reverse(x, axis=[2])  # (b, h, w, c): mirror the width
