@@ -35,16 +35,26 @@ def test_flagship_quick_run_writes_every_output(
     assert metrics["test_mean_per_class_accuracy"] > 0.8
     assert metrics["allocator"] in {"tcmalloc", "jemalloc", "system", "unknown"}
     assert set(metrics["wall_seconds"]) == {"data", "feature_extraction", "head_training",
-                                            "fine_tuning", "evaluation", "total"}
+                                            "fine_tuning", "calibration", "evaluation", "total"}
     assert [e["top_blocks"] for e in metrics["unfreeze_events"]] == [2]
     assert metrics["wise_alpha"] == 0.7
     # The saved model loads back and has the trained classifier.
     import keras
 
-    import tlkit  # noqa: F401  (registers tlkit's layers)
+    import tlkit  # registers tlkit's layers
 
     model = keras.saving.load_model(out / "model.keras")
     assert model.output_shape == (None, 3)
+    # Calibrated by default: the stored temperature lowers the test ECE (label smoothing
+    # leaves the model under-confident) and changes no answer.
+    run = tlkit.TrainingRun.load(out)
+    assert run.temperature == pytest.approx(metrics["temperature"], abs=1e-4)
+    assert run.temperature < 1.0
+    calibrated = run.evaluate(run.split.test, verbose=0)
+    run.model.get_layer(index=-1).set_temperature(1.0)
+    uncalibrated = run.evaluate(run.split.test, verbose=0)
+    assert calibrated.expected_calibration_error() < uncalibrated.expected_calibration_error()
+    assert (calibrated.y_pred == uncalibrated.y_pred).all()
     # A second run into the same folder is refused.
     with pytest.raises(SystemExit):
         flagship.parse_args(["--output-dir", str(out), "--data-dir", str(caltech_dir)])

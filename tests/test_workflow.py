@@ -49,7 +49,13 @@ def test_train_runs_the_whole_recipe(run: TrainingRun) -> None:
     assert metrics["skipped_files"] == 1
     assert [e["top_blocks"] for e in metrics["unfreeze_events"]] == [0, 1]
     assert set(metrics["wall_seconds"]) == {"data", "feature_extraction", "head_training",
-                                            "fine_tuning", "evaluation", "total"}
+                                            "fine_tuning", "calibration", "evaluation", "total"}
+    calibration = metrics["calibration"]
+    assert metrics["temperature"] == pytest.approx(run.temperature, abs=1e-4)
+    assert run.temperature != 1.0
+    assert calibration["images"] == metrics["validation_images"]
+    assert calibration["nll_after"] <= calibration["nll_before"]  # what the fit minimises
+    assert "temperature" in run.reports["test"].context["calibration"]
     assert metrics["test_accuracy"] == run.reports["test"].accuracy
     assert metrics["peak_memory_mb"] > 0
 

@@ -25,6 +25,12 @@ from tlkit.backbones import (  # noqa: E402
     register_backbone,
     unregister_backbone,
 )
+from tlkit.calibration import (  # noqa: E402
+    Calibration,
+    calibrate,
+    expected_calibration_error,
+    fit_temperature,
+)
 from tlkit.class_weights import class_counts, compute_class_weights  # noqa: E402
 from tlkit.data import ImageFolder, ImageSet, Split, detect_image_format  # noqa: E402
 from tlkit.evaluation import (  # noqa: E402
@@ -62,6 +68,7 @@ __all__ = [
     "AugmentationLayer",
     "AugmentationPolicy",
     "BackboneSpec",
+    "Calibration",
     "ClassifierHead",
     "EvaluationReport",
     "GradualUnfreeze",
@@ -78,13 +85,16 @@ __all__ = [
     "backbone_blocks",
     "build_backbone",
     "build_classifier",
+    "calibrate",
     "class_counts",
     "compute_class_weights",
     "detect_image_format",
+    "expected_calibration_error",
     "export_model",
     "extract_features",
     "feature_extractor",
     "fit_head",
+    "fit_temperature",
     "freeze",
     "get_backbone_spec",
     "inference_model",

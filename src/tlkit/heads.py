@@ -30,7 +30,9 @@ class ClassifierHead(keras.layers.Layer):
     features ``(batch, c)`` it uses them as they are. Then, for each entry of
     ``hidden_units``: dropout, a dense layer and its activation; then dropout and the
     final dense layer. The final layer and its activation always compute in
-    ``float32``, so the head is safe under the ``mixed_float16`` policy.
+    ``float32``, so the head is safe under the ``mixed_float16`` policy. The logits are
+    divided by :attr:`temperature` (a non-trainable weight, ``1.0`` until
+    :func:`tlkit.calibrate` fits it) before the softmax.
 
     Args:
         num_classes: Number of classes (at least 2).
@@ -136,7 +138,49 @@ class ClassifierHead(keras.layers.Layer):
         self.final_dropout.build(shape)
         self.classifier.build(shape)
         self.output_act.build((shape[0], self.num_classes))
+        # One temperature divides the logits before the softmax (1: none). It is a
+        # non-trainable weight, so tlkit.calibrate sets it after training and every copy
+        # of the model (model.keras, SavedModel, TFLite) answers calibrated as it is.
+        self._temperature = self.add_weight(
+            name="temperature", shape=(), initializer=keras.initializers.Constant(1.0),
+            trainable=False, dtype="float32")
         self.built = True
+
+    @property
+    def temperature(self) -> float:
+        """The temperature dividing the logits before the softmax (``1.0`` until calibrated)."""
+        return float(keras.ops.convert_to_numpy(self._temperature)) if self.built else 1.0
+
+    def set_temperature(self, temperature: float) -> None:
+        """Set the temperature (see :func:`tlkit.calibrate`, which fits it).
+
+        Args:
+            temperature: A positive number; above 1 softens the probabilities, below 1
+                sharpens them. The predicted class never changes.
+
+        Raises:
+            ValueError: ``temperature`` is not positive, or the head is not built yet.
+
+        Example:
+            >>> head = ClassifierHead(3, hidden_units=())
+            >>> head.build((None, 8))
+            >>> head.set_temperature(0.5)
+            >>> head.temperature
+            0.5
+        """
+        temperature = check_number("temperature", temperature, low=0.0, low_inclusive=False)
+        if not self.built:
+            raise ValueError(f"ClassifierHead {self.name!r} is not built yet: build it (or "
+                             f"call it once) before setting its temperature.")
+        self._temperature.assign(float(temperature))
+
+    def load_own_variables(self, store: Any) -> None:
+        # A head saved before it had a temperature has no variable of its own: it loads
+        # uncalibrated (temperature 1), as it was.
+        if len(store.keys()) == 0:
+            self._temperature.assign(1.0)
+            return
+        super().load_own_variables(store)
 
     def call(self, inputs: Any, training: bool | None = None) -> Any:
         x = inputs
@@ -148,7 +192,8 @@ class ClassifierHead(keras.layers.Layer):
             else:
                 x = layer(x)
         x = self.final_dropout(x, training=training)
-        return self.output_act(self.classifier(x))
+        logits = self.classifier(x) / keras.ops.cast(self._temperature, "float32")
+        return self.output_act(logits)
 
     def compute_output_shape(self, input_shape: Any) -> tuple[Any, int]:
         return (input_shape[0], self.num_classes)

@@ -275,7 +275,7 @@ class ImageFolder(ImageSet):
 
     @classmethod
     def from_splits(cls, root: str | os.PathLike[str], **kwargs: Any) -> Split:
-        """Read a pre-split tree: ``root/train/<class>/``, ``root/val/<class>/``, ``root/test/<class>/``.
+        """Read a pre-split tree: ``root/{train,val,test}/<class>/`` as a :class:`tlkit.Split`.
 
         ``val`` may also be called ``valid`` or ``validation``. Each part is scanned as
         an :class:`ImageFolder`, then labelled by the training classes' names
@@ -315,8 +315,8 @@ class ImageFolder(ImageSet):
                 f"val (or valid, validation) and test, each with one sub-folder per class. "
                 f"Use ImageFolder(root) for one sub-folder per class.")
         train = cls(folders["train"], **kwargs)
-        rest = [cls(folders[part], **kwargs) if part in folders else ImageSet([], [], train.class_names)
-                for part in ("val", "test")]
+        rest = [cls(folders[part], **kwargs) if part in folders
+                else ImageSet([], [], train.class_names) for part in ("val", "test")]
         return Split(train, *rest).matched()
 
     def summary(self) -> str:

@@ -17,6 +17,7 @@ import pandas as pd
 from sklearn import metrics as skm
 
 from tlkit._checks import check_choice, check_int, check_names
+from tlkit.calibration import expected_calibration_error, reliability_table
 from tlkit.evaluation._inputs import validated, validated_context, validated_paths
 
 __all__ = ["ReportMetrics"]
@@ -283,27 +284,14 @@ class ReportMetrics:
             >>> round(report.expected_calibration_error(n_bins=2), 4)
             0.3
         """
-        table = self._reliability(n_bins)
-        if table is None:
+        if self.y_score is None:
             return None
-        return float(np.sum(table["count"] * np.abs(table["accuracy"] - table["confidence"]))
-                     / len(self.y_true))
+        return expected_calibration_error(self.y_true, self.y_score, n_bins)
 
     def _reliability(self, n_bins: int) -> pd.DataFrame | None:
         if self.y_score is None:
             return None
-        confidence = self.y_score.max(axis=1)
-        correct = self.y_pred == self.y_true
-        edges = np.linspace(0.0, 1.0, n_bins + 1)
-        index = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, n_bins - 1)
-        rows = []
-        for b in range(n_bins):
-            mask = index == b
-            if mask.any():
-                rows.append({"low": edges[b], "high": edges[b + 1], "count": int(mask.sum()),
-                             "accuracy": float(correct[mask].mean()),
-                             "confidence": float(confidence[mask].mean())})
-        return pd.DataFrame(rows)
+        return reliability_table(self.y_true, self.y_score, n_bins)
 
     # Output ------------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:

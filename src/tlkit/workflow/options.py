@@ -60,6 +60,9 @@ class TrainingOptions:
             ``"none"`` (see :func:`tlkit.compute_class_weights`).
         tta: Average predictions over each image and its mirror (flip test-time
             augmentation) in evaluation and prediction.
+        calibrate: Fit one temperature on the validation split after training
+            (:func:`tlkit.calibrate`) and store it in the model, so its probabilities
+            match how often it is right (label smoothing makes them too low otherwise).
         val_fraction: Share of the training images kept for validation.
         test_fraction: Share of all images kept for the test report (0: none).
         hidden_units: Hidden layers of the :class:`tlkit.ClassifierHead` (``()``: linear).
@@ -92,6 +95,7 @@ class TrainingOptions:
     augment: str | dict[str, Any] = "standard"
     class_weights: str = "balanced"
     tta: bool = True
+    calibrate: bool = True
     val_fraction: float = 0.1
     test_fraction: float = 0.2
     hidden_units: tuple[int, ...] = ()
@@ -134,6 +138,7 @@ class TrainingOptions:
             check_choice("augment", self.augment, (*AugmentationPolicy.presets(), "none"))
         check_choice("class_weights", self.class_weights, CLASS_WEIGHTS)
         check_bool("tta", self.tta)
+        check_bool("calibrate", self.calibrate)
         for name in ("val_fraction", "test_fraction"):
             fix(self, name, check_number(name, getattr(self, name), low=0.0, high=1.0,
                                          high_inclusive=False))

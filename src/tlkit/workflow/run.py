@@ -27,6 +27,7 @@ from matplotlib.axes import Axes
 from tlkit._checks import check_bool, type_error
 from tlkit._environment import versions
 from tlkit._predict import labels_by_name, predict_with_labels, prediction_table
+from tlkit.calibration import find_head
 from tlkit.data import ImageFolder, ImageSet, Split
 from tlkit.evaluation import EvaluationReport, plot_history
 from tlkit.workflow.distribute import is_chief
@@ -99,6 +100,13 @@ class TrainingRun:
                 f"classes, {shown})")
 
     @property
+    def temperature(self) -> float | None:
+        """The temperature in the model's head (``1.0``: uncalibrated; ``None``: no
+        :class:`tlkit.ClassifierHead` in the model)."""
+        head = find_head(self.model)
+        return None if head is None else head.temperature
+
+    @property
     def image_size(self) -> tuple[int, int]:
         """``(height, width)`` the model takes."""
         return tuple(int(s) for s in self.model.input_shape[1:3])  # type: ignore[return-value]
@@ -148,7 +156,8 @@ class TrainingRun:
         (folder / "labels.txt").write_text("\n".join(self.class_names) + "\n")
         root = _data_root(self.split)
         config = {"backbone": self.backbone, "weights": self.weights,
-                  "options": self.options.to_dict(), "data_root": root, "versions": versions(),
+                  "options": self.options.to_dict(), "temperature": self.temperature,
+                  "data_root": root, "versions": versions(),
                   "saved": datetime.datetime.now(datetime.timezone.utc).isoformat(
                       timespec="seconds")}
         (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")

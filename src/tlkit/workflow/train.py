@@ -2,8 +2,9 @@
 
 The recipe is the flagship's, measured on Caltech-101: stratified split, class weights,
 a frozen phase on cached backbone features, GradualUnfreeze fine-tuning on a cosine
-schedule, WiSE-FT weight interpolation, and validation and test reports with flip
-test-time augmentation. Each step is one public tlkit call, so any of them can be taken
+schedule, WiSE-FT weight interpolation, one temperature fitted on the validation split
+(calibrated probabilities), and validation and test reports with flip test-time
+augmentation. Each step is one public tlkit call, so any of them can be taken
 apart and changed.
 """
 
@@ -23,6 +24,7 @@ import tensorflow as tf
 from tlkit._checks import check_int, type_error
 from tlkit._environment import allocator_in_use, peak_memory_mb
 from tlkit.backbones import backbone_blocks, build_backbone, get_backbone_spec
+from tlkit.calibration import Calibration, calibrate
 from tlkit.class_weights import compute_class_weights
 from tlkit.data import ImageFolder, ImageSet, Split
 from tlkit.data.folder import find_split_folders
@@ -123,6 +125,36 @@ def _fit_schedule(schedule: dict[int, int | str], base: keras.Model) -> dict[int
     blocks = len(backbone_blocks(base))
     return {epoch: "all" if count != "all" and count >= blocks else count
             for epoch, count in schedule.items()}
+
+
+def _calibrate(model: keras.Model, val_set: ImageSet, options: TrainingOptions,
+               verbose: int) -> Calibration | None:
+    """Fit the temperature on the validation images, through the run's own flip average."""
+    if not options.calibrate:
+        return None
+    if not len(val_set):
+        warnings.warn("calibrate=True, but there are no validation images to fit a "
+                      "temperature on: the model keeps temperature 1 (uncalibrated). Keep a "
+                      "validation split (val_fraction > 0) for calibrated probabilities.",
+                      stacklevel=3)
+        return None
+    dataset = _shard_by_data(val_set.to_dataset(64, image_size=options.image_size,
+                                                resize=options.resize))
+    return calibrate(model, dataset, flip_tta=options.tta, verbose=verbose)
+
+
+def _calibration_words(calibration: Calibration | None, options: TrainingOptions,
+                       split: str) -> str:
+    """The calibration line of a report's context."""
+    if calibration is None:
+        return "none (calibrate=False)" if not options.calibrate else \
+            "none: no validation images to fit a temperature on"
+    c = calibration
+    words = (f"temperature {c.temperature:.3f} fitted on {c.images:,} validation images: "
+             f"ECE {c.ece_before:.3f} -> {c.ece_after:.3f}, NLL {c.nll_before:.3f} -> "
+             f"{c.nll_after:.3f}")
+    return words + (" (on the images it was fitted on: the test split is the fair check)"
+                    if split == "validation" else "")
 
 
 def train(
@@ -291,7 +323,12 @@ def train(
             class_weight=class_weight, callbacks=fit_callbacks, verbose=verbose).history
     phases["fine_tuning"] = time.perf_counter() - t
 
-    # 4. Reports ------------------------------------------------------------------------
+    # 4. Calibration: one temperature on the validation split, stored in the head --------
+    t = time.perf_counter()
+    calibration = _calibrate(model, val_set, options, bar)
+    phases["calibration"] = time.perf_counter() - t
+
+    # 5. Reports ------------------------------------------------------------------------
     t = time.perf_counter()
     reports = {}
     described = TrainingRun(model, names, options=options, backbone=spec.name,
@@ -302,6 +339,7 @@ def train(
                 if isinstance(images, Split) else f"stratified split, seed {options.seed}"
             context = described.report_context(
                 f"{len(part):,} images of {_source(data)} ({how})", split=split_name)
+            context["calibration"] = _calibration_words(calibration, options, split_name)
             reports[split_name] = EvaluationReport.from_model(
                 model, part.to_dataset(64, image_size=size, resize=resize), class_names=names,
                 flip_tta=options.tta, paths=part.paths, context=context, verbose=bar)
@@ -319,6 +357,8 @@ def train(
         metrics[f"{split_name}_mean_per_class_accuracy"] = report.balanced_accuracy
         metrics[f"{split_name}_top5_accuracy"] = report.top5_accuracy
     metrics.update({
+        "temperature": round(calibration.temperature, 4) if calibration else 1.0,
+        "calibration": calibration.to_dict() if calibration else None,
         "unfreeze_events": unfreezer.events,
         "wise_alpha": options.wise_alpha,
         "wall_seconds": {**{k: round(v, 1) for k, v in phases.items()}, "total": round(wall, 1)},
