@@ -264,3 +264,58 @@ def test_nothing_but_the_library_is_shipped_in_the_package() -> None:
                and "__pycache__" not in p.parts]
     assert "conftest.py" not in {Path(p).name for p in shipped}
     assert not [p for p in shipped if not p.endswith(".py")], shipped
+
+
+# The lazy package face ----------------------------------------------------------------------
+def _run(code: str) -> str:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, check=True, cwd=ROOT)
+    return done.stdout.strip()
+
+
+def test_import_tlkit_imports_no_tensorflow() -> None:
+    assert _run("import sys, tlkit; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+                ) == "False False"
+
+
+def test_every_public_name_resolves_to_its_module_and_dir_lists_it() -> None:
+    import importlib
+
+    sources = tlkit._SOURCES
+    assert sorted([n for names in sources.values() for n in names] + ["__version__"]) == \
+        sorted(tlkit.__all__)
+    for module, names in sources.items():
+        for name in names:
+            assert getattr(tlkit, name) is getattr(importlib.import_module(module), name)
+    assert set(tlkit.__all__) <= set(dir(tlkit))
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        tlkit.nope  # noqa: B018
+
+
+def test_the_type_checking_imports_match_the_lazy_table() -> None:
+    """Type checkers and editors read the TYPE_CHECKING block: it names the same sources."""
+    tree = ast.parse((PACKAGE / "__init__.py").read_text())
+    block = next(n for n in ast.walk(tree) if isinstance(n, ast.If) and _is_type_checking(n))
+    static = {alias.name: node.module for node in ast.walk(block)
+              if isinstance(node, ast.ImportFrom) for alias in node.names}
+    assert static == tlkit._MODULE_OF
+
+
+def test_the_registering_modules_are_all_listed() -> None:
+    from tlkit._registration import REGISTERING_MODULES
+
+    registering = {name for name, path in _modules().items()
+                   if "register_keras_serializable" in path.read_text()
+                   and name != "tlkit._registration"}
+    assert registering == set(REGISTERING_MODULES)
+
+
+@pytest.mark.parametrize("first", ["import tlkit; import keras", "import keras; import tlkit",
+                                   "import tlkit; tlkit.ClassifierHead; import keras"])
+def test_keras_finds_tlkit_objects_after_import_tlkit(first: str) -> None:
+    names = ["tlkit>ClassifierHead", "tlkit>AugmentationLayer", "tlkit>ShiftedSchedule"]
+    assert _run(f"{first}\nprint([keras.saving.get_registered_object(n) is None "
+                f"for n in {names!r}])") == "[False, False, False]"

@@ -8,25 +8,42 @@
 
 ``evaluate`` and ``predict`` take an exported ``.tflite`` file in place of RUN_DIR.
 
-Every option of :class:`tlkit.TrainingOptions` has a flag of the same name; errors in
-what the user typed print one line naming it and exit with status 2.
+Every option of :class:`tlkit.TrainingOptions` has a flag of the same name.
+
+Errors. A *usage error* exits with status 2 and prints one line naming what was wrong:
+anything argparse rejects, and a ``ValueError``, ``TypeError``, ``FileNotFoundError`` or
+``FileExistsError`` raised by a ``raise`` statement in tlkit's own code (tlkit raises
+these only when it checks what it was given: options, names, folders, files). Anything
+else is an *internal error* (a bug, a TensorFlow or Keras failure, those same types raised
+inside another library or by Python itself): the traceback is printed and the status
+is 1. ``--debug`` prints the traceback of a usage error too.
+
+Start-up. Building the parser imports no TensorFlow (``tlkit --help`` and
+``tlkit COMMAND --help`` return at once); a command imports it when it runs. Unless
+``--verbose 2``, TensorFlow's C++ and absl log lines are kept out of the output: the
+import sets ``TF_CPP_MIN_LOG_LEVEL=3`` when the user has not set it (even its ERROR lines,
+such as "failed call to cuInit" on a machine without a GPU, are noise here: a failure that
+matters raises an exception, reported as above; a value set by the user is kept, and
+``0`` shows everything), and the lines TensorFlow 2.21 writes while it loads, before
+absl logging is initialised and regardless of that variable, are sent to ``/dev/null``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
+import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from tlkit._constants import EXPORT_FORMATS, QUANTIZATIONS, QUICK, STRATEGIES
+
 __all__ = ["main"]
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-# Flags of the training options: (option, type, help). Text values (the unfreeze schedule,
-# presets) are parsed and checked by TrainingOptions itself, in one place.
 def _units(text: str) -> tuple[int, ...]:
     """``"256,128"`` -> ``(256, 128)``; ``""`` or ``"none"`` -> ``()``."""
     if text.strip().lower() in ("", "none"):
@@ -37,41 +54,45 @@ def _units(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"{text!r}: expected ints like '256,128'") from error
 
 
-_OPTION_FLAGS: list[tuple[str, Any, str]] = [
-    ("image_size", int, "pixels per side the images are resized to"),
-    ("batch_size", int, "images per fine-tuning step"),
-    ("head_epochs", int, "epochs of the frozen phase on cached features"),
-    ("views", int, "augmented views per training image in the feature cache"),
-    ("finetune_epochs", int, "epochs of fine-tuning through the backbone"),
-    ("unfreeze", str, "GradualUnfreeze schedule, epoch:blocks pairs, e.g. 0:all or 0:4,1:all"),
-    ("head_lr", float, "learning rate of the frozen phase"),
-    ("finetune_lr", float, "peak learning rate of fine-tuning (cosine decay)"),
-    ("warmup_epochs", float, "epochs of linear warm-up before the decay"),
-    ("wise_alpha", float, "share of the fine-tuned weights in the final model (WiSE-FT)"),
-    ("label_smoothing", float, "label smoothing of the loss in both phases"),
-    ("augment", str, "light, standard, strong or none"),
-    ("class_weights", str, "balanced, inverse_sqrt, effective_number or none"),
-    ("val_fraction", float, "share of the training images kept for validation"),
-    ("test_fraction", float, "share of all images kept for the test report"),
-    ("hidden_units", _units, "hidden layers of the head, e.g. 256 or 256,128 ('none': linear)"),
-    ("dropout", float, "dropout of the head"),
-    ("resize", str, "stretch, crop or pad"),
-    ("seed", int, "seed of the split, augmentation and initial weights"),
+# Flags of the training options: (option, type, default shown in --help, help). Text values
+# (the unfreeze schedule, presets) are parsed and checked by TrainingOptions itself, in one
+# place. The defaults are written out so that --help needs no TensorFlow (TrainingOptions'
+# module imports it); tests/test_cli.py checks them against TrainingOptions().
+_OPTION_FLAGS: list[tuple[str, Any, str, str]] = [
+    ("image_size", int, "224", "pixels per side the images are resized to"),
+    ("batch_size", int, "32", "images per fine-tuning step"),
+    ("head_epochs", int, "30", "epochs of the frozen phase on cached features"),
+    ("views", int, "0", "augmented views per training image in the feature cache"),
+    ("finetune_epochs", int, "2", "epochs of fine-tuning through the backbone"),
+    ("unfreeze", str, "0:6",
+     "GradualUnfreeze schedule, epoch:blocks pairs, e.g. 0:all or 0:4,1:all"),
+    ("head_lr", float, "0.001", "learning rate of the frozen phase"),
+    ("finetune_lr", float, "0.0003", "peak learning rate of fine-tuning (cosine decay)"),
+    ("warmup_epochs", float, "0.0", "epochs of linear warm-up before the decay"),
+    ("wise_alpha", float, "0.7", "share of the fine-tuned weights in the final model (WiSE-FT)"),
+    ("label_smoothing", float, "0.1", "label smoothing of the loss in both phases"),
+    ("augment", str, "standard", "light, standard, strong or none"),
+    ("class_weights", str, "balanced", "balanced, inverse_sqrt, effective_number or none"),
+    ("val_fraction", float, "0.1", "share of the training images kept for validation"),
+    ("test_fraction", float, "0.2", "share of all images kept for the test report"),
+    ("hidden_units", _units, "()",
+     "hidden layers of the head, e.g. 256 or 256,128 ('none': linear)"),
+    ("dropout", float, "0.2", "dropout of the head"),
+    ("resize", str, "stretch", "stretch, crop or pad"),
+    ("seed", int, "0", "seed of the split, augmentation and initial weights"),
 ]
 
 
 def _parser() -> argparse.ArgumentParser:
-    from tlkit.export import EXPORT_FORMATS, QUANTIZATIONS
-    from tlkit.workflow import QUICK, STRATEGIES, TrainingOptions
-
-    defaults = TrainingOptions()
+    """The whole command line; builds without importing TensorFlow."""
     parser = argparse.ArgumentParser(prog="tlkit", description=(
         "Transfer learning for image classification: train on a folder of images (one "
         "sub-folder per class), evaluate, predict."))
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train = commands.add_parser("train", help="train a classifier on a folder of images")
-    train.add_argument("folder", type=Path, help="one sub-folder of images per class")
+    train.add_argument("folder", type=Path, help="one sub-folder of images per class, or "
+                       "train/, val/ (or valid/), test/ folders each with one per class")
     train.add_argument("--output-dir", type=Path, required=True, help="the run folder to write")
     train.add_argument("--backbone", default="mobilenet_v2", help="see `tlkit backbones`")
     train.add_argument("--weights", default="imagenet",
@@ -80,6 +101,9 @@ def _parser() -> argparse.ArgumentParser:
                        help=f"a smoke run: {', '.join(f'{k}={v}' for k, v in QUICK.items())}")
     train.add_argument("--overwrite", action="store_true", help="replace a run in --output-dir")
     train.add_argument("--no-tta", action="store_true", help="no flip test-time augmentation")
+    train.add_argument("--no-calibrate", action="store_true",
+                       help="keep temperature 1 (default: one temperature fitted on the "
+                            "validation split, so probabilities match how often it is right)")
     train.add_argument("--strategy", choices=STRATEGIES, default="default",
                        help="'mirrored': every local device; 'multiworker': one process per "
                             "worker, cluster in TF_CONFIG (run the same command on each)")
@@ -87,11 +111,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="back up fine-tuning after every epoch here; run the same "
                             "command again after a crash to resume")
     options = train.add_argument_group("training options (default: the flagship's)")
-    for name, kind, text in _OPTION_FLAGS:
-        default = getattr(defaults, name)
-        shown = default[0] if name == "image_size" else default
-        if name == "unfreeze":  # in the flag's own syntax, "0:6", not a Python dict
-            shown = ",".join(f"{epoch}:{blocks}" for epoch, blocks in default.items())
+    for name, kind, shown, text in _OPTION_FLAGS:
         options.add_argument(f"--{name.replace('_', '-')}", type=kind, default=None,
                              help=f"{text} (default {shown})")
 
@@ -120,20 +140,26 @@ def _parser() -> argparse.ArgumentParser:
                         help="a folder of images (one sub-folder per class) to calibrate int8 on")
     export.add_argument("--overwrite", action="store_true")
 
-    commands.add_parser("backbones", help="the backbones tlkit can build")
+    backbones = commands.add_parser("backbones", help="the backbones tlkit can build")
     for command in (train, evaluate, predict, export):
         command.add_argument("--verbose", type=int, choices=[0, 1, 2], default=1,
-                             help="0 quiet, 1 progress bars, 2 one line per epoch")
+                             help="0 quiet, 1 progress bars, 2 one line per epoch "
+                                  "(and TensorFlow's own log lines)")
+    for command in (train, evaluate, predict, export, backbones):
+        command.add_argument("--debug", action="store_true",
+                             help="print the traceback of a usage error too")
     return parser
 
 
 def _options(args: argparse.Namespace) -> Any:
-    from tlkit.workflow import QUICK, TrainingOptions
+    from tlkit.workflow import TrainingOptions
 
-    given = {name: getattr(args, name) for name, _, _ in _OPTION_FLAGS
+    given = {name: getattr(args, name) for name, _, _, _ in _OPTION_FLAGS
              if getattr(args, name) is not None}
     if args.no_tta:
         given["tta"] = False
+    if args.no_calibrate:
+        given["calibrate"] = False
     return TrainingOptions(**{**(QUICK if args.quick else {}), **given})
 
 
@@ -239,17 +265,83 @@ def _backbones(args: argparse.Namespace) -> int:
     return 0
 
 
+_USAGE_ERRORS = (ValueError, TypeError, FileNotFoundError, FileExistsError)
+_PACKAGE = str(Path(__file__).resolve().parent)
+
+
+def _is_usage_error(error: BaseException) -> bool:
+    """A check of tlkit's rejected what it was given (see the module docstring).
+
+    True for a ValueError, TypeError, FileNotFoundError or FileExistsError whose innermost
+    frame is a ``raise`` statement in tlkit's own source; the same types raised inside
+    another library or by Python itself (``None + 1`` in a bug) are internal.
+    """
+    if not isinstance(error, _USAGE_ERRORS) or error.__traceback__ is None:
+        return False
+    frame = traceback.extract_tb(error.__traceback__)[-1]
+    inside = str(Path(frame.filename).resolve()).startswith(_PACKAGE + os.sep)
+    return inside and (frame.line or "").lstrip().startswith("raise ")
+
+
+@contextlib.contextmanager
+def _stderr_to_devnull() -> Iterator[None]:
+    """Point file descriptor 2 (C++ logging writes there) at /dev/null for a while."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _prepare_tensorflow(verbose: int) -> None:
+    """Import TensorFlow before a command runs, without its log lines unless ``verbose`` 2.
+
+    A ``TF_CPP_MIN_LOG_LEVEL`` the user set is kept, and ``0`` lets every line through.
+    """
+    if "tensorflow" in sys.modules or verbose >= 2:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if os.environ["TF_CPP_MIN_LOG_LEVEL"].strip() in ("", "0"):
+        return
+    with _stderr_to_devnull():  # TF 2.21 logs while it loads, whatever the variable says
+        import tensorflow as tf
+    from absl import logging as absl_logging
+
+    absl_logging.set_verbosity(absl_logging.ERROR)
+    tf.get_logger().setLevel("ERROR")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the ``tlkit`` command line; returns the exit status."""
+    """Run the ``tlkit`` command line.
+
+    Args:
+        argv: The arguments after ``tlkit`` (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit status: 0 on success, 1 after an internal error (its traceback printed).
+        A usage error raises ``SystemExit(2)`` after one line on stderr, as argparse does.
+    """
     parser = _parser()
     args = parser.parse_args(argv)
     handlers = {"train": _train, "evaluate": _evaluate, "predict": _predict,
                 "export": _export, "backbones": _backbones}
     try:
+        _prepare_tensorflow(getattr(args, "verbose", 1))
         return handlers[args.command](args)
-    except (ValueError, TypeError, FileNotFoundError, FileExistsError) as error:
-        parser.exit(2, f"tlkit {args.command}: error: {error}\n")
-    return 1  # not reached: parser.exit raises SystemExit
+    except Exception as error:  # noqa: BLE001 - sorted into usage and internal errors
+        if _is_usage_error(error):
+            if args.debug:
+                traceback.print_exc()
+            line = " ".join(str(error).split())
+            parser.exit(2, f"tlkit {args.command}: error: {line}\n")
+        traceback.print_exc()
+        print(f"tlkit {args.command}: internal error ({type(error).__name__}), not a problem "
+              "with the arguments; the traceback above says where", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

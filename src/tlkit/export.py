@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from tlkit._checks import check_bool, check_choice, check_int, type_error
+from tlkit._constants import EXPORT_FORMATS, QUANTIZATIONS  # defined without TensorFlow
 from tlkit._environment import versions
 from tlkit.augment import AugmentationLayer
 from tlkit.data import ImageSet
@@ -30,10 +31,6 @@ from tlkit.litert import LiteRTModel, interpreter_class, op_resolver_without_del
 
 __all__ = ["EXPORT_FORMATS", "QUANTIZATIONS", "export_model", "inference_model"]
 
-EXPORT_FORMATS = ("savedmodel", "tflite")
-"""The formats :func:`export_model` writes."""
-QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
-"""The TFLite precisions: float32, float16 weights, int8 weights (dynamic range), full int8."""
 _RANDOM_LAYERS = (AugmentationLayer, keras.layers.RandomFlip, keras.layers.RandomRotation,
                   keras.layers.RandomZoom, keras.layers.RandomTranslation,
                   keras.layers.RandomContrast, keras.layers.RandomBrightness)

@@ -16,12 +16,10 @@ from typing import Any
 import tensorflow as tf
 
 from tlkit._checks import check_choice, check_number, type_error
+from tlkit._constants import STRATEGIES  # defined without TensorFlow
 from tlkit._keras_fixes import enable_multi_worker_fit
 
 __all__ = ["STRATEGIES", "is_chief", "make_strategy", "worker_index"]
-
-STRATEGIES = ("default", "mirrored", "multiworker")
-"""Strategy names :func:`make_strategy`, :func:`tlkit.train` and ``tlkit train`` accept."""
 
 
 def make_strategy(name: str = "default", *, timeout_seconds: float | None = None,

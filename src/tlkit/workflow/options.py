@@ -16,6 +16,7 @@ from tlkit._checks import (
     type_error,
     unknown_name_error,
 )
+from tlkit._constants import QUICK  # defined without TensorFlow
 from tlkit.augment import AugmentationPolicy
 from tlkit.class_weights import METHODS
 from tlkit.data import RESIZE_MODES
@@ -228,7 +229,3 @@ def _parse_schedule(text: str) -> dict[int, int | str]:
     return {int(epoch): "all" if blocks.strip() == "all" else int(blocks)
             for epoch, blocks in pairs}
 
-
-QUICK = {"image_size": (128, 128), "head_epochs": 15, "views": 1, "finetune_epochs": 1,
-         "unfreeze": {0: 2}}
-"""A smoke run: small images, few epochs (``tlkit train --quick``)."""
