@@ -356,6 +356,8 @@ def train(
         metrics[f"{split_name}_accuracy"] = report.accuracy
         metrics[f"{split_name}_mean_per_class_accuracy"] = report.balanced_accuracy
         metrics[f"{split_name}_top5_accuracy"] = report.top5_accuracy
+        metrics[f"{split_name}_expected_calibration_error"] = \
+            report.expected_calibration_error()
     metrics.update({
         "temperature": round(calibration.temperature, 4) if calibration else 1.0,
         "calibration": calibration.to_dict() if calibration else None,
