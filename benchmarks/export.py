@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> dict:
                                   overwrite=args.overwrite)
         seconds = round(time.perf_counter() - start, 1)
         lite = tlkit.LiteRTModel(path)
-        scores = lite.predict(pixels)
+        scores = lite.predict_proba(pixels)
         latency = {}
         for threads in (1, 2):
             timed = tlkit.LiteRTModel(path, num_threads=threads)

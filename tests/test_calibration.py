@@ -112,7 +112,7 @@ def test_the_temperature_travels_with_the_model(calibrated: tuple, tmp_path: Pat
     assert tlkit.calibration.find_head(loaded).temperature == pytest.approx(temperature)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(pixels)), expected, atol=1e-6)
     lite = tlkit.LiteRTModel(tlkit.export_model(model, tmp_path / "m.tflite"))
-    np.testing.assert_allclose(lite.predict(pixels), expected, atol=1e-4)
+    np.testing.assert_allclose(lite.predict_proba(pixels), expected, atol=1e-4)
 
 
 def test_a_head_saved_before_temperatures_loads_uncalibrated() -> None:

@@ -60,13 +60,13 @@ def test_float_exports_match_keras(trained: tuple, tmp_path: Path, quantize: str
     assert lite.runtime == "ai_edge_litert"  # installed with the test extra
     pixels = _pixels(images)
     expected = model.predict(pixels, verbose=0)
-    got = lite.predict(pixels)
+    got = lite.predict_proba(pixels)
     if tolerance is not None:
         np.testing.assert_allclose(got, expected, atol=tolerance)
     else:  # int8 weights, float activations: close on average, same top class nearly always
         assert np.abs(got - expected).mean() < 0.02
         assert np.mean(got.argmax(1) == expected.argmax(1)) >= 0.9
-    assert (tmp_path / "labels.txt").read_text().split() == images.class_names
+    assert (tmp_path / f"{path.stem}.labels.txt").read_text().split() == images.class_names
     meta = lite.metadata
     assert meta["quantize"] == quantize and meta["image_size"] == [SIZE, SIZE]
     assert meta["input"]["dtype"] == "float32" and meta["resize"] == "stretch"
@@ -82,11 +82,11 @@ def test_int8_takes_uint8_pixels_agrees_on_top1_and_holds_only_int8_ops(
     assert lite.metadata["calibration_images"] == 48
     pixels = _pixels(images)
     expected = model.predict(pixels, verbose=0)
-    agreement = np.mean(lite.predict(pixels).argmax(1) == expected.argmax(1))
+    agreement = np.mean(lite.predict_proba(pixels).argmax(1) == expected.argmax(1))
     assert expected.argmax(1).tolist() != [0] * 48  # a model that tells classes apart
     assert agreement >= 0.9
     report = lite.evaluate(images)
-    assert report.accuracy == pytest.approx(np.mean(lite.predict(pixels).argmax(1) ==
+    assert report.accuracy == pytest.approx(np.mean(lite.predict_proba(pixels).argmax(1) ==
                                                     images.labels))
     # Every op is a builtin, and all but the boundary (de)quantize ops compute in integers.
     from tlkit.litert import interpreter_class, op_resolver_without_delegates
@@ -149,10 +149,10 @@ def test_a_tflite_file_checks_pixels_and_resizes_images(trained: tuple, tmp_path
     model, images = trained
     path = export_model(model, tmp_path / "ok.tflite", class_names=images.class_names)
     with pytest.raises(ValueError, match=r"pixels must be \(n, 32, 32, 3\)"):
-        LiteRTModel(path).predict(np.zeros((1, 64, 64, 3)))
+        LiteRTModel(path).predict_proba(np.zeros((1, 64, 64, 3)))
     # Images of another size (40 x 40 files) are resized as the file's JSON says.
-    assert LiteRTModel(path).predict_images(images.subset([0, 1])).shape == (2, 3)
-    table = LiteRTModel(path).predict_files([images.paths[0], str(tmp_path / "nope.png")])
+    assert LiteRTModel(path)._predict_images(images.subset([0, 1])).shape == (2, 3)
+    table = LiteRTModel(path).predict([images.paths[0], str(tmp_path / "nope.png")])
     assert table["class"][0] in images.class_names and table["error"][1].startswith("unreadable")
 
 
@@ -175,7 +175,7 @@ def test_the_tensorflow_interpreter_is_the_fallback(trained: tuple, tmp_path: Pa
     assert interpreter_class() is tf.lite.Interpreter
     assert LiteRTModel(path).runtime == "tensorflow"
     pixels = _pixels(images)[:3]
-    np.testing.assert_allclose(LiteRTModel(path).predict(pixels),
+    np.testing.assert_allclose(LiteRTModel(path).predict_proba(pixels),
                                model.predict(pixels, verbose=0), atol=1e-5)
 
 

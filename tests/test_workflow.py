@@ -278,3 +278,26 @@ def test_training_learns_separable_classes_and_reports_with_flip_tta(
     mirrored = keras.ops.convert_to_numpy(run.model(pixels[:, :, ::-1], training=False))
     assert not np.allclose(plain, mirrored, atol=1e-4)  # the flip changes something to average
     np.testing.assert_allclose(report.y_score, (plain + mirrored) / 2, atol=1e-5)
+
+
+def test_a_run_and_its_float32_export_give_the_same_answers(folder: Path, tmp_path: Path) -> None:
+    """Calibrated and with flip TTA, the run and its .tflite export agree: the export bakes
+    the temperature and the flip average into its graph, so `tlkit evaluate` on either
+    gives the same accuracy."""
+    options = TINY.replace(tta=True, finetune_epochs=1, unfreeze={0: 1})
+    run = train(folder, weights=None, options=options, verbose=0)
+    assert run.temperature != 1.0
+    loaded = TrainingRun.load(run.save(tmp_path / "run"))
+    lite = tlkit.LiteRTModel(tlkit.export_model(loaded, tmp_path / "run" / "model.tflite"))
+    assert lite.metadata["test_time_augmentation"] == "flip average in the graph"
+    assert lite.metadata["temperature"] == pytest.approx(run.temperature, abs=1e-5)
+    pixels = np.concatenate([x for x, _ in run.split.test.to_dataset(
+        64, image_size=32).as_numpy_iterator()])
+    np.testing.assert_allclose(lite.predict_proba(pixels), loaded.predict_proba(pixels),
+                               atol=1e-4)
+    np.testing.assert_allclose(loaded.predict_proba(pixels), run.predict_proba(pixels),
+                               atol=1e-6)
+    assert lite.evaluate(run.split.test).accuracy == \
+        loaded.evaluate(run.split.test, verbose=0).accuracy
+    with pytest.raises(ValueError, match=r"pixels must be \(n, 32, 32, 3\)"):
+        run.predict_proba(pixels[:, :16])

@@ -210,10 +210,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _predict(args: argparse.Namespace) -> int:
     model = _load(args.run_dir)
-    if args.run_dir.suffix == ".tflite":
-        table = model.predict_files(args.images, top_k=args.top_k, verbose=min(args.verbose, 1))
-    else:
-        table = model.predict(args.images, top_k=args.top_k, verbose=min(args.verbose, 1))
+    table = model.predict(args.images, top_k=args.top_k, verbose=min(args.verbose, 1))
     if args.format == "json":
         rows = [{"path": r.path, "error": r.error,
                  "predictions": [{"class": c, "probability": p} for c, p in (r.top or [])]}

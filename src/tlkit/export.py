@@ -1,10 +1,12 @@
 """Export a classifier for serving and devices: SavedModel, and TFLite in four precisions.
 
 Every export keeps the backbone's preprocessing inside (it takes raw RGB pixels in
-``[0, 255]``) and leaves the augmentation layers out. Beside each file go ``labels.txt``
-and ``<file>.json`` (class names, input size, resize mode, input type and quantization,
-versions), so an exported model can be used without tlkit; :class:`tlkit.LiteRTModel`
-runs a ``.tflite`` file and measures its accuracy.
+``[0, 255]``), leaves the augmentation layers out, and keeps the calibrated temperature
+and (when the run used it) the flip test-time average in its graph, so it answers as the
+run does. Beside each file go ``<name>.labels.txt`` and ``<file>.json`` (class names,
+input size, resize mode, input type and quantization, test-time augmentation,
+temperature, versions), so an exported model can be used without tlkit;
+:class:`tlkit.LiteRTModel` runs a ``.tflite`` file and measures its accuracy.
 """
 
 from __future__ import annotations
@@ -36,30 +38,44 @@ _RANDOM_LAYERS = (AugmentationLayer, keras.layers.RandomFlip, keras.layers.Rando
                   keras.layers.RandomContrast, keras.layers.RandomBrightness)
 
 
-def inference_model(model: keras.Model) -> keras.Model:
+def inference_model(model: keras.Model, *, flip_tta: bool = False) -> keras.Model:
     """``model`` without its augmentation layers (they are the identity at inference).
 
     Args:
         model: A model from :func:`tlkit.build_classifier` or :func:`tlkit.train` (any Keras model works).
+        flip_tta: Answer with the mean of the outputs for each image and its mirror
+            (what a :class:`tlkit.TrainingRun` with ``tta`` predicts), inside the graph:
+            an export then gives the run's own numbers, at twice the compute.
 
     Example:
-        >>> import tlkit
+        >>> import numpy as np, tlkit
         >>> backbone = tlkit.build_backbone("mobilenet_v2", image_size=32, weights=None)
         >>> model = tlkit.build_classifier(backbone, tlkit.ClassifierHead(2),
         ...                                augment=tlkit.AugmentationPolicy.preset("light"))
         >>> [type(layer).__name__ for layer in inference_model(model).layers]
         ['InputLayer', 'Functional', 'ClassifierHead']
+        >>> x = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+        >>> both = (model(x) + model(x[:, :, ::-1])) / 2
+        >>> bool(np.allclose(inference_model(model, flip_tta=True)(x), both, atol=1e-6))
+        True
     """
     if not isinstance(model, keras.Model):
         raise type_error("model", model, "a keras.Model")
-    if not any(isinstance(layer, _RANDOM_LAYERS) for layer in model.layers):
-        return model
-    inputs = keras.Input(model.input_shape[1:], name=model.inputs[0].name.split(":")[0])
-    x = inputs
-    for layer in model.layers[1:]:  # a build_classifier model is one chain of layers
-        if not isinstance(layer, _RANDOM_LAYERS):
-            x = layer(x)
-    return keras.Model(inputs, x, name=model.name)
+    check_bool("flip_tta", flip_tta)
+    core = model
+    if any(isinstance(layer, _RANDOM_LAYERS) for layer in model.layers):
+        inputs = keras.Input(model.input_shape[1:], name=model.inputs[0].name.split(":")[0])
+        x = inputs
+        for layer in model.layers[1:]:  # a build_classifier model is one chain of layers
+            if not isinstance(layer, _RANDOM_LAYERS):
+                x = layer(x)
+        core = keras.Model(inputs, x, name=model.name)
+    if not flip_tta:
+        return core
+    inputs = keras.Input(core.input_shape[1:], name=core.inputs[0].name.split(":")[0])
+    mirrored = keras.ops.flip(inputs, axis=2)  # (b, h, w, c): mirror the width
+    outputs = keras.layers.Average(name="flip_average")([core(inputs), core(mirrored)])
+    return keras.Model(inputs, outputs, name=f"{core.name}_flip_tta")
 
 
 def _representative(images: Any, size: tuple[int, int], resize: str, count: int,
@@ -92,6 +108,14 @@ def _representative(images: Any, size: tuple[int, int], resize: str, count: int,
 # What a SavedModel export folder holds; anything else in it is the user's.
 _SAVEDMODEL_FILES = {"saved_model.pb", "fingerprint.pb", "variables", "assets", "tlkit.json",
                      "labels.txt"}
+
+
+def _temperature(model: keras.Model) -> float | None:
+    """The temperature in the model's head (applied inside the exported graph)."""
+    from tlkit.calibration import find_head
+
+    head = find_head(model)
+    return None if head is None else round(head.temperature, 6)
 
 
 def _check_replaceable(path: Path, format: str) -> None:  # noqa: A002
@@ -185,6 +209,7 @@ def export_model(
     resize: str | None = None,
     overwrite: bool = False,
     seed: int = 0,
+    flip_tta: bool | None = None,
 ) -> Path:
     """Export a classifier (a Keras model or a :class:`tlkit.TrainingRun`).
 
@@ -206,6 +231,9 @@ def export_model(
         overwrite: Replace an earlier export at ``path`` (a ``.tflite`` file, or a
             SavedModel folder holding nothing else); anything else there is refused.
         seed: Seed of the calibration sample.
+        flip_tta: Bake the mean of each image and its mirror into the graph (see
+            :func:`inference_model`), so the file answers as the run does; default:
+            what the run predicts with (``options.tta``), ``False`` for a plain model.
 
     Returns:
         ``path``.
@@ -226,7 +254,7 @@ def export_model(
         ...              class_names=["cat", "dog"]).name
         'm.tflite'
         >>> sorted(p.name for p in folder.iterdir())
-        ['labels.txt', 'm.tflite', 'm.tflite.json']
+        ['m.labels.txt', 'm.tflite', 'm.tflite.json']
         >>> export_model(model, folder / "m.tflite", quantize="int4")
         Traceback (most recent call last):
         ...
@@ -249,7 +277,9 @@ def export_model(
                               f"to replace it, or choose another path.")
     if path.exists():
         _check_replaceable(path, format)
-    inference = inference_model(keras_model)
+    if flip_tta is None:
+        flip_tta = bool(run.options.tta) if run is not None else False
+    inference = inference_model(keras_model, flip_tta=check_bool("flip_tta", flip_tta))
     size = tuple(int(s) for s in inference.input_shape[1:3])
     calibration = None
     if quantize == "int8":
@@ -271,11 +301,15 @@ def export_model(
         content = _tflite(inference, quantize, calibration)
         _check_builtin(content, quantize)
         path.write_bytes(content)
-        meta_path, labels_path = path.with_name(path.name + ".json"), path.with_name("labels.txt")
+        # Per file: two exports into one folder keep their own class names.
+        meta_path = path.with_name(path.name + ".json")
+        labels_path = path.with_name(path.stem + ".labels.txt")
         details = LiteRTModel(path, class_names=names or None).io_details()
     meta = {"format": format, "quantize": quantize, "class_names": names,
             "image_size": list(size), "resize": resize, "pixels": "RGB in [0, 255]",
             "calibration_images": len(calibration) if calibration else 0,
+            "test_time_augmentation": "flip average in the graph" if flip_tta else "none",
+            "temperature": _temperature(keras_model),
             **details, "versions": versions()}
     meta_path.write_text(json.dumps(meta, indent=2) + "\n")
     if names:

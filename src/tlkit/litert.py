@@ -71,7 +71,7 @@ class LiteRTModel:
         >>> path = tlkit.export_model(model, pathlib.Path(tempfile.mkdtemp()) / "m.tflite",
         ...                           class_names=["cat", "dog"])
         >>> lite = LiteRTModel(path)
-        >>> lite.class_names, lite.predict(np.zeros((3, 32, 32, 3), "uint8")).shape
+        >>> lite.class_names, lite.predict_proba(np.zeros((3, 32, 32, 3), "uint8")).shape
         (['cat', 'dog'], (3, 2))
     """
 
@@ -129,7 +129,7 @@ class LiteRTModel:
             out = (out.astype(np.float32) - zero) * scale
         return out.astype(np.float32)
 
-    def predict(self, pixels: Any, *, verbose: int = 0) -> np.ndarray:
+    def predict_proba(self, pixels: Any, *, verbose: int = 0) -> np.ndarray:
         """Class probabilities for pixels ``(n, h, w, 3)`` in ``[0, 255]`` at the model's size.
 
         Args:
@@ -143,12 +143,12 @@ class LiteRTModel:
         if batch.ndim != 4 or tuple(batch.shape[1:]) != (*self.image_size, 3):
             raise ValueError(
                 f"pixels must be (n, {self.image_size[0]}, {self.image_size[1]}, 3) for this "
-                f"model; resize images with predict_images(). Received: shape {batch.shape}.")
+                f"model; give image files to predict(). Received: shape {batch.shape}.")
         rows = [self._invoke(image) for image in progress_bar(
             batch, total=len(batch), desc="LiteRT", unit="image", verbose=verbose)]
         return np.stack(rows) if rows else np.zeros((0, len(self.class_names)), np.float32)
 
-    def predict_images(self, images: ImageSet, *, verbose: int = 0) -> np.ndarray:
+    def _predict_images(self, images: ImageSet, *, verbose: int = 0) -> np.ndarray:
         """Class probabilities for image files, resized as the export's JSON says.
 
         Args:
@@ -158,12 +158,12 @@ class LiteRTModel:
         if not isinstance(images, ImageSet):
             raise type_error("images", images, "a tlkit ImageSet")
         dataset = images.to_dataset(32, image_size=self.image_size, resize=self.resize)
-        parts = [self.predict(x.numpy()) for x, _ in progress_bar(
+        parts = [self.predict_proba(x.numpy()) for x, _ in progress_bar(
             dataset, total=int(dataset.cardinality()), desc="LiteRT", unit="batch",
             verbose=verbose)]
         return np.concatenate(parts)
 
-    def predict_files(self, images: Any, *, top_k: int = 5, verbose: int = 0) -> pd.DataFrame:
+    def predict(self, images: Any, *, top_k: int = 5, verbose: int = 0) -> pd.DataFrame:
         """One row per image file, as :meth:`tlkit.TrainingRun.predict` (unreadable files
         get their reason in ``error``).
 
@@ -172,7 +172,7 @@ class LiteRTModel:
             top_k: Classes listed per image, most probable first.
             verbose: ``1`` shows a progress bar.
         """
-        return prediction_table(lambda good: self.predict_images(good, verbose=verbose),
+        return prediction_table(lambda good: self._predict_images(good, verbose=verbose),
                                 self.class_names, images, top_k=top_k)
 
     def evaluate(self, data: Any, *, verbose: int = 0) -> EvaluationReport:
@@ -188,7 +188,7 @@ class LiteRTModel:
         """
         images = data if isinstance(data, ImageSet) else ImageFolder(data, verbose=verbose)
         labels = labels_by_name(images, self.class_names)
-        scores = self.predict_images(images, verbose=verbose)
+        scores = self._predict_images(images, verbose=verbose)
         height, width = self.image_size
         context = {"title": f"Evaluation report: {self.path.name}",
                    "model": f"{self.path} ({self.runtime}, {height} x {width} pixels)",

@@ -22,6 +22,7 @@ from typing import Any
 import keras
 import numpy as np
 import pandas as pd
+import tensorflow as tf
 from matplotlib.axes import Axes
 
 from tlkit._checks import check_bool, type_error
@@ -294,6 +295,32 @@ class TrainingRun:
         return run
 
     # Using the model ---------------------------------------------------------------------
+    def predict_proba(self, pixels: Any, *, batch_size: int = 64, verbose: int = 0) -> np.ndarray:
+        """Class probabilities for pixels, as every prediction of the run makes them.
+
+        The same numbers as :meth:`predict`, :meth:`evaluate` and an export of the run:
+        calibrated (the head's temperature) and, with ``options.tta``, the mean of each
+        image and its mirror.
+
+        Args:
+            pixels: RGB images ``(n, height, width, 3)`` in ``[0, 255]`` at
+                :attr:`image_size`.
+            batch_size: Images per prediction batch.
+            verbose: ``1`` shows a progress bar.
+
+        Raises:
+            ValueError: The pixels are not ``(n, h, w, 3)`` at the model's size.
+        """
+        batch = np.asarray(pixels, dtype=np.float32)
+        if batch.ndim != 4 or tuple(batch.shape[1:]) != (*self.image_size, 3):
+            raise ValueError(
+                f"pixels must be (n, {self.image_size[0]}, {self.image_size[1]}, 3) for this "
+                f"model; give image files to predict(). Received: shape {batch.shape}.")
+        dataset = tf.data.Dataset.from_tensor_slices(
+            (batch, np.zeros(len(batch), np.int32))).batch(batch_size)
+        return predict_with_labels(self.model, dataset, argument="pixels", verbose=verbose,
+                                   flip=self.options.tta)[0]
+
     def predict(self, images: Any, *, top_k: int = 5, batch_size: int = 64,
                 verbose: int = 0) -> pd.DataFrame:
         """Class probabilities for image files; unreadable files are reported, not fatal.
