@@ -56,6 +56,9 @@ def test_train_runs_the_whole_recipe(run: TrainingRun) -> None:
     assert calibration["images"] == metrics["validation_images"]
     assert calibration["nll_after"] <= calibration["nll_before"]  # what the fit minimises
     assert "temperature" in run.reports["test"].context["calibration"]
+    assert metrics["test_expected_calibration_error"] == \
+        run.reports["test"].expected_calibration_error()
+    assert "test_expected_calibration_error_uncalibrated" in metrics
     assert metrics["test_accuracy"] == run.reports["test"].accuracy
     assert metrics["peak_memory_mb"] > 0
 

@@ -104,6 +104,12 @@ def _views(probabilities: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
     return p, y.astype(np.int64)
 
 
+def tempered_mean(views: np.ndarray, factor: float) -> np.ndarray:
+    """Probabilities ``(views, n, k)`` of a head with temperature T, as from one with T x
+    ``factor``, averaged over the views (``factor = 1 / T`` gives the uncalibrated ones)."""
+    return _tempered(np.log(np.maximum(np.asarray(views, np.float64), _FLOOR)), factor)
+
+
 def _tempered(log_p: np.ndarray, temperature: float) -> np.ndarray:
     """Mean over views of softmax(log p / T): what a head with temperature T predicts
     (log p differs from the logits by one constant per row, which the softmax ignores)."""
@@ -195,9 +201,10 @@ def find_head(model: keras.Model) -> ClassifierHead | None:
     return found
 
 
-def _model_views(model: keras.Model, data: Any, labels: Any, *, flip_tta: bool,
+def model_views(model: keras.Model, data: Any, labels: Any, *, flip_tta: bool,
                  batch_size: int, image_size: tuple[int, int] | None,
-                 resize: str, verbose: int) -> tuple[np.ndarray, np.ndarray]:
+                 resize: str, verbose: int, desc: str = "Calibrating",
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """The model's probabilities of each view (image, and its mirror with ``flip_tta``)."""
     if isinstance(data, ImageSet):
         size = image_size or tuple(int(s) for s in model.input_shape[1:3])
@@ -209,13 +216,12 @@ def _model_views(model: keras.Model, data: Any, labels: Any, *, flip_tta: bool,
             raise ValueError("labels are needed with pixels: calibrate(model, pixels, labels).")
         dataset = tf.data.Dataset.from_tensor_slices(
             (np.asarray(data, dtype=np.float32), np.asarray(labels))).batch(batch_size)
-    plain, y = predict_with_labels(model, dataset, argument="data", verbose=verbose,
-                                   desc="Calibrating")
+    plain, y = predict_with_labels(model, dataset, argument="data", verbose=verbose, desc=desc)
     views = [plain]
     if flip_tta:
         mirrored = dataset.map(lambda x, y, *rest: (tf.reverse(x, axis=[2]), y, *rest))
         views.append(predict_with_labels(model, mirrored, argument="data", verbose=verbose,
-                                         desc="Calibrating (mirrored)")[0])
+                                         desc=f"{desc} (mirrored)")[0])
     return np.stack(views), y
 
 
@@ -282,7 +288,7 @@ def calibrate(
                              "tlkit.ClassifierHead, and this model has none; pass apply=False "
                              "to only fit it, and divide your logits by it yourself.")
         current = head.temperature if head is not None else 1.0
-        raw, y = _model_views(model, data, labels, flip_tta=flip_tta,
+        raw, y = model_views(model, data, labels, flip_tta=flip_tta,
                               batch_size=check_int("batch_size", batch_size, minimum=1),
                               image_size=image_size, resize=resize, verbose=min(verbose, 1))
         views, y = _views(raw, y)
@@ -295,7 +301,7 @@ def calibrate(
             f"{TEMPERATURE_BOUNDS}: on these {len(y):,} images the model's probabilities carry "
             f"almost no information (a model near chance) or are certain and always right.",
             stacklevel=2)
-    before, after = views.mean(axis=0), _tempered(np.log(np.maximum(views, _FLOOR)), factor)
+    before, after = views.mean(axis=0), tempered_mean(views, factor)
     result = Calibration(
         temperature=current * factor, images=int(len(y)),
         ece_before=expected_calibration_error(y, before),

@@ -24,7 +24,13 @@ import tensorflow as tf
 from tlkit._checks import check_int, type_error
 from tlkit._environment import allocator_in_use, peak_memory_mb
 from tlkit.backbones import backbone_blocks, build_backbone, get_backbone_spec
-from tlkit.calibration import Calibration, calibrate
+from tlkit.calibration import (
+    Calibration,
+    calibrate,
+    expected_calibration_error,
+    model_views,
+    tempered_mean,
+)
 from tlkit.class_weights import compute_class_weights
 from tlkit.data import ImageFolder, ImageSet, Split
 from tlkit.data.folder import find_split_folders
@@ -330,7 +336,7 @@ def train(
 
     # 5. Reports ------------------------------------------------------------------------
     t = time.perf_counter()
-    reports = {}
+    reports, uncalibrated = {}, {}
     described = TrainingRun(model, names, options=options, backbone=spec.name,
                             weights=None if weights is None else str(weights))
     for split_name, part in (("validation", val_set), ("test", test_set)):
@@ -340,9 +346,18 @@ def train(
             context = described.report_context(
                 f"{len(part):,} images of {_source(data)} ({how})", split=split_name)
             context["calibration"] = _calibration_words(calibration, options, split_name)
-            reports[split_name] = EvaluationReport.from_model(
-                model, part.to_dataset(64, image_size=size, resize=resize), class_names=names,
-                flip_tta=options.tta, paths=part.paths, context=context, verbose=bar)
+            # Each view (image, mirror) on its own: the same two passes as flip TTA, and
+            # the uncalibrated figures come free (a user sees what calibration changed).
+            view_scores, labels = model_views(
+                model, part.to_dataset(64, image_size=size, resize=resize), None,
+                flip_tta=options.tta, batch_size=64, image_size=None, resize=resize,
+                verbose=bar, desc=f"Evaluating ({split_name})")
+            reports[split_name] = EvaluationReport(labels, view_scores.mean(axis=0),
+                                                   class_names=names, paths=part.paths,
+                                                   context=context)
+            if calibration is not None:
+                uncalibrated[split_name] = expected_calibration_error(
+                    labels, tempered_mean(view_scores, 1 / calibration.temperature))
     phases["evaluation"] = time.perf_counter() - t
 
     history = pd.concat(
@@ -358,6 +373,9 @@ def train(
         metrics[f"{split_name}_top5_accuracy"] = report.top5_accuracy
         metrics[f"{split_name}_expected_calibration_error"] = \
             report.expected_calibration_error()
+        if split_name in uncalibrated:
+            metrics[f"{split_name}_expected_calibration_error_uncalibrated"] = \
+                uncalibrated[split_name]
     metrics.update({
         "temperature": round(calibration.temperature, 4) if calibration else 1.0,
         "calibration": calibration.to_dict() if calibration else None,
