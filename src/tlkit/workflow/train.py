@@ -32,85 +32,18 @@ from tlkit.calibration import (
     tempered_mean,
 )
 from tlkit.class_weights import compute_class_weights
-from tlkit.data import ImageFolder, ImageSet, Split
-from tlkit.data.folder import find_split_folders
+from tlkit.data import ImageSet, Split
 from tlkit.evaluation import EvaluationReport
 from tlkit.features import _classification_loss, extract_features, fit_head
 from tlkit.finetune import GradualUnfreeze
 from tlkit.heads import ClassifierHead, build_classifier
 from tlkit.interpolation import WeightInterpolation
+from tlkit.workflow.data import images_of, parts_of, shard_by_data, source_of
 from tlkit.workflow.distribute import resolve_strategy, strategy_name, worker_index
 from tlkit.workflow.options import TrainingOptions
 from tlkit.workflow.run import TrainingRun
 
 __all__ = ["train"]
-
-
-def _images(data: Any, verbose: int) -> ImageSet | Split:
-    """The images ``data`` names: a Split for a pre-split tree or a Split given, else a set."""
-    if isinstance(data, (ImageSet, Split)):
-        return data
-    if isinstance(data, (str, os.PathLike)):
-        if os.path.isdir(data) and find_split_folders(data) is not None:
-            return ImageFolder.from_splits(data, verbose=verbose)
-        return ImageFolder(data, verbose=verbose)
-    raise type_error("data", data, "a folder path, an ImageSet/ImageFolder or a Split")
-
-
-def _parts(images: ImageSet | Split, *, presplit: bool, options: TrainingOptions) -> Split:
-    """Train / validation / test, every part labelled by the training classes' names.
-
-    A Split the user built is kept as given (an empty part is skipped). A pre-split
-    folder without a val or test folder gets that part from train, as a plain folder
-    would; a stratified split of one set follows the options.
-    """
-    if not isinstance(images, Split):
-        return split_images(images, options)
-    parts = images.matched()  # folders number their classes each in their own way
-    if presplit and not (len(parts.val) and len(parts.test)):
-        test_fraction = 0.0 if len(parts.test) else options.test_fraction
-        val_fraction = 0.0 if len(parts.val) else options.val_fraction
-        trainval, _, test = parts.train.split(val=0.0, test=test_fraction, seed=options.seed)
-        train, val, _ = trainval.split(val=val_fraction, test=0.0, seed=options.seed)
-        parts = Split(train, parts.val if len(parts.val) else val,
-                      parts.test if len(parts.test) else test)
-    for part, absent in parts.missing_classes().items():
-        part = "validation" if part == "val" else part
-        warnings.warn(f"The {part} images have no image of {len(absent)} training "
-                      f"class{'es' * (len(absent) != 1)}: {absent[:10]}"
-                      f"{' ...' if len(absent) > 10 else ''}; the {part} figures "
-                      f"count only the classes present.", stacklevel=3)
-    return parts
-
-
-def _shard_by_data(dataset: tf.data.Dataset) -> tf.data.Dataset:
-    """Under a multi-worker strategy, each worker reads every batch and keeps its share.
-
-    The pipeline reads images from a list of paths, not from files a worker could take
-    whole (what the ``FILE`` policy needs), so ``DATA`` is the policy that applies; it is
-    set here rather than left to ``AUTO``, which tries ``FILE``, warns and falls back.
-    Outside a multi-worker strategy the option does nothing.
-    """
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return dataset.with_options(options)
-
-
-def _source(data: Any) -> str:
-    """Where the images came from, in words, for the report."""
-    if isinstance(data, (str, os.PathLike)):
-        return os.path.abspath(data)
-    if isinstance(data, ImageFolder):
-        return str(data.root.resolve())
-    return f"a {type(data).__name__}"
-
-
-def split_images(images: ImageSet, options: TrainingOptions) -> Split:
-    """Stratified train / validation / test parts as the options ask (test first, so the
-    test images do not depend on ``val_fraction``)."""
-    trainval, _, test = images.split(val=0.0, test=options.test_fraction, seed=options.seed)
-    train, val, _ = trainval.split(val=options.val_fraction, test=0.0, seed=options.seed)
-    return Split(train, val, test)
 
 
 def _schedule(options: TrainingOptions, steps_per_epoch: int) -> Any:
@@ -144,7 +77,7 @@ def _calibrate(model: keras.Model, val_set: ImageSet, options: TrainingOptions,
                       "validation split (val_fraction > 0) for calibrated probabilities.",
                       stacklevel=3)
         return None
-    dataset = _shard_by_data(val_set.to_dataset(64, image_size=options.image_size,
+    dataset = shard_by_data(val_set.to_dataset(64, image_size=options.image_size,
                                                 resize=options.resize))
     return calibrate(model, dataset, flip_tta=options.tta, verbose=verbose)
 
@@ -250,9 +183,9 @@ def train(
 
     # 1. Data: split, class weights, augmentation ---------------------------------------
     t = time.perf_counter()
-    images = _images(data, bar)
+    images = images_of(data, bar)
     presplit = isinstance(data, (str, os.PathLike)) and isinstance(images, Split)
-    parts = _parts(images, presplit=presplit, options=options)
+    parts = parts_of(images, presplit=presplit, options=options)
     train_set, val_set, test_set = parts
     names = train_set.class_names
     if len(names) < 2:
@@ -293,7 +226,7 @@ def train(
     # 3. Fine-tuning through the backbone ------------------------------------------------
     t = time.perf_counter()
     size, resize = options.image_size, options.resize
-    val_ds = _shard_by_data(val_set.to_dataset(64, image_size=size, resize=resize)) \
+    val_ds = shard_by_data(val_set.to_dataset(64, image_size=size, resize=resize)) \
         if len(val_set) else None
     with strategy.scope():
         model = build_classifier(base, head, augment=policy)
@@ -321,7 +254,7 @@ def train(
         epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="data_epoch")
         fit_callbacks.insert(0, keras.callbacks.LambdaCallback(
             on_epoch_begin=lambda index, logs=None: epoch.assign(index)))
-        train_ds = _shard_by_data(train_set.to_dataset(
+        train_ds = shard_by_data(train_set.to_dataset(
             options.batch_size, image_size=size, resize=resize, shuffle=True,
             seed=options.seed, epoch=epoch))
         finetune_history = model.fit(  # train_ds shuffles itself
@@ -344,7 +277,7 @@ def train(
             how = "the folder's own split" if presplit else "your split" \
                 if isinstance(images, Split) else f"stratified split, seed {options.seed}"
             context = described.report_context(
-                f"{len(part):,} images of {_source(data)} ({how})", split=split_name)
+                f"{len(part):,} images of {source_of(data)} ({how})", split=split_name)
             context["calibration"] = _calibration_words(calibration, options, split_name)
             # Each view (image, mirror) on its own: the same two passes as flip TTA, and
             # the uncalibrated figures come free (a user sees what calibration changed).
