@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
+from _helpers import Interrupt
 from PIL import Image
 
 import tlkit
@@ -192,3 +194,24 @@ def test_an_unfreeze_count_above_the_backbones_blocks_means_all_of_them(folder: 
     run = train(folder, backbone="tiny_test_net", weights=None, verbose=0,
                 options=TINY.replace(unfreeze={0: 1, 1: 6}))
     assert [e["top_blocks"] for e in run.metrics["unfreeze_events"]] == [1, 3]
+
+
+def test_a_run_resumed_from_its_backup_ends_as_an_uninterrupted_one(
+        folder: Path, tmp_path: Path) -> None:
+    """The default schedule (top 6 blocks from epoch 0) over 2 epochs, stopped after the
+    first and resumed: Adam's moments and the cosine schedule's step count come back from
+    the backup, so the weights are those of a run that was never stopped."""
+    options = TrainingOptions(image_size=32, head_epochs=2, finetune_epochs=2, batch_size=8,
+                              tta=False)
+    assert options.unfreeze == TrainingOptions().unfreeze == {0: 6}
+    expected = train(folder, weights=None, options=options, verbose=0).model.get_weights()
+    backup = tmp_path / "backup"
+    with pytest.raises(RuntimeError, match="simulated"):
+        train(folder, weights=None, options=options, backup_dir=backup, verbose=0,
+              callbacks=[Interrupt(1)])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="Skipping variable loading")
+        resumed = train(folder, weights=None, options=options, backup_dir=backup, verbose=0)
+    assert list(resumed.history["phase"]).count("fine-tuning") == 1  # epoch 0 came back
+    for got, want in zip(resumed.model.get_weights(), expected, strict=True):
+        np.testing.assert_allclose(got, want, atol=1e-5)
