@@ -322,3 +322,36 @@ def test_gradual_unfreeze_under_mixed_precision(policy: str) -> None:
 def _loss_scale(optimizer: keras.optimizers.Optimizer) -> float | None:
     scale = getattr(optimizer, "dynamic_scale", None)
     return None if scale is None else float(scale)
+
+
+def _cosine_model(seed: int = 0) -> tuple[keras.Model, keras.Model]:
+    """The fine-tuning set-up of tlkit.train: Adam on a cosine schedule over 3 epochs of 2 steps."""
+    return _model(lr=keras.optimizers.schedules.CosineDecay(1e-3, decay_steps=6), seed=seed)
+
+
+@pytest.mark.parametrize(("schedule", "epochs", "stop"), [
+    ({0: 6}, 2, 1),  # tlkit.train's default: every scheduled block trains from epoch 0
+    ({0: 1, 1: 3}, 3, 2),  # resumed inside a stage that began on an earlier epoch
+])
+def test_a_resumed_fit_ends_with_the_weights_of_an_uninterrupted_one(
+        tmp_path: Path, schedule: dict[int, int], epochs: int, stop: int) -> None:
+    """Adam's moments and the step count of the cosine schedule survive BackupAndRestore."""
+    x, y = _data()
+    backbone, model = _cosine_model()
+    model.fit(x, y, epochs=epochs, batch_size=4, shuffle=False, verbose=0,
+              callbacks=[GradualUnfreeze(backbone, schedule, verbose=0)])
+    expected = model.get_weights()
+
+    backup = str(tmp_path / "backup")
+    backbone, model = _cosine_model()
+    with pytest.raises(RuntimeError, match="simulated"):
+        model.fit(x, y, epochs=epochs, batch_size=4, shuffle=False, verbose=0, callbacks=[
+            keras.callbacks.BackupAndRestore(backup),
+            GradualUnfreeze(backbone, schedule, verbose=0), Interrupt(stop)])
+    backbone, model = _cosine_model(seed=1)  # as a new process would: other initial weights
+    history = model.fit(x, y, epochs=epochs, batch_size=4, shuffle=False, verbose=0, callbacks=[
+        keras.callbacks.BackupAndRestore(backup), GradualUnfreeze(backbone, schedule, verbose=0)])
+    assert len(history.history["loss"]) == epochs - stop
+    assert int(model.optimizer.iterations) == 2 * (epochs - max(schedule))
+    for got, want in zip(model.get_weights(), expected, strict=True):
+        np.testing.assert_allclose(got, want, atol=1e-5)

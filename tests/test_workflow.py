@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
+from _helpers import Interrupt
 from PIL import Image
 
 import tlkit
@@ -304,3 +306,24 @@ def test_a_run_and_its_float32_export_give_the_same_answers(folder: Path, tmp_pa
         loaded.evaluate(run.split.test, verbose=0).accuracy
     with pytest.raises(ValueError, match=r"pixels must be \(n, 32, 32, 3\)"):
         run.predict_proba(pixels[:, :16])
+
+
+def test_a_run_resumed_from_its_backup_ends_as_an_uninterrupted_one(
+        folder: Path, tmp_path: Path) -> None:
+    """The default schedule (top 6 blocks from epoch 0) over 2 epochs, stopped after the
+    first and resumed: Adam's moments and the cosine schedule's step count come back from
+    the backup, so the weights are those of a run that was never stopped."""
+    options = TrainingOptions(image_size=32, head_epochs=2, finetune_epochs=2, batch_size=8,
+                              tta=False)
+    assert options.unfreeze == TrainingOptions().unfreeze == {0: 6}
+    expected = train(folder, weights=None, options=options, verbose=0).model.get_weights()
+    backup = tmp_path / "backup"
+    with pytest.raises(RuntimeError, match="simulated"):
+        train(folder, weights=None, options=options, backup_dir=backup, verbose=0,
+              callbacks=[Interrupt(1)])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="Skipping variable loading")
+        resumed = train(folder, weights=None, options=options, backup_dir=backup, verbose=0)
+    assert list(resumed.history["phase"]).count("fine-tuning") == 1  # epoch 0 came back
+    for got, want in zip(resumed.model.get_weights(), expected, strict=True):
+        np.testing.assert_allclose(got, want, atol=1e-5)

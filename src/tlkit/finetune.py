@@ -9,8 +9,10 @@ Two facts about Keras 3 shape this module:
 * Flipping ``layer.trainable`` changes nothing in a running ``fit()``: the compiled
   train function has captured the old list of trainable variables, and the
   optimizer only accepts the variables it was built with. :class:`GradualUnfreeze`
-  therefore re-traces the train function and, when new variables become trainable,
-  gives the model a fresh optimizer built for them.
+  therefore builds the optimizer once, before training, for every variable its
+  schedule will train (a replaced optimizer would lose its state on resume:
+  ``BackupAndRestore`` skips a backup of another shape), and re-traces the train
+  function when the flags change.
 """
 
 from __future__ import annotations
@@ -30,7 +32,14 @@ from tlkit._checks import (
     value_error,
 )
 from tlkit.backbones.build import _find_base, backbone_blocks
-from tlkit.schedules import learning_rate_value, replace_optimizer, scale_learning_rate
+from tlkit.schedules import (
+    inner_and_rate,
+    learning_rate_value,
+    optimizer_for,
+    restart_optimizer,
+    set_learning_rate,
+    starting_point,
+)
 
 __all__ = ["GradualUnfreeze", "freeze", "unfreeze"]
 
@@ -64,6 +73,11 @@ def _set_trainable(layer: keras.layers.Layer, value: bool) -> None:
     if layer.trainable == value:
         layer.trainable = not value
     layer.trainable = value
+
+
+def _nested_layers(layer: keras.layers.Layer) -> list[keras.layers.Layer]:
+    """``layer`` and the layers of every model inside it, parents before children."""
+    return [layer, *(n for child in getattr(layer, "layers", ()) for n in _nested_layers(child))]
 
 
 def freeze(backbone: keras.Model) -> None:
@@ -148,22 +162,25 @@ class GradualUnfreeze(keras.callbacks.Callback):
     For example ``{0: 0, 3: 2, 5: 6, 8: "all"}`` trains only the head for three
     epochs, then also the top 2 blocks, then 6, then the whole backbone.
 
-    How it works: at the start of an epoch where the schedule changes, it sets the
-    blocks' ``trainable`` flags (batch norm stays frozen unless ``train_bn``), has
-    Keras re-trace the train function, and, when new variables became trainable,
-    replaces the model's optimizer by a fresh one of the same kind and settings
-    built for them (Keras optimizers only update the variables they were built
-    with; this is what recompiling does too). The fresh optimizer starts with empty
-    moments, so Adam's bias correction is right for the new variables; a
-    learning-rate schedule continues where it was (:class:`ShiftedSchedule`).
+    How it works: in :meth:`set_model` the model's optimizer is built for every
+    variable the schedule will ever train (Keras optimizers only update the variables
+    they were built with; one built for others is replaced by one of the same kind
+    and settings). It is never replaced during ``fit()``, so
+    :class:`keras.callbacks.BackupAndRestore` restores its whole state. At an epoch
+    where the schedule changes, the callback sets the blocks' ``trainable`` flags
+    (batch norm stays frozen unless ``train_bn``) and has Keras re-trace the train
+    function. At each step that unfreezes more blocks the optimizer's state starts
+    afresh (empty moments, step count 0, as recompiling would), so Adam's bias
+    correction is right for the new variables; a learning-rate schedule continues
+    where it was (:class:`ShiftedSchedule`).
 
     Learning rate: Keras optimizers have one rate for all variables, so unlike
     fastai's discriminative rates or Lightning's ``BackboneFinetuning`` (which gives
     the backbone a separate, smaller rate), ``lr_scale`` multiplies the model's rate
     at each schedule step that unfreezes more blocks (``0.1`` = the usual "fine-tune
     at a tenth of the rate"). The rate is a function of the epoch alone, so a run
-    resumed with :class:`keras.callbacks.BackupAndRestore` gets the same rate and
-    the same trainable state as an uninterrupted one.
+    resumed with :class:`keras.callbacks.BackupAndRestore` ends with the weights of an
+    uninterrupted one (with a schedule, when ``fit()`` knows its steps per epoch).
 
     State resets in ``on_train_begin``: one instance can serve several ``fit()``
     calls, the schedule counting from each call's first epoch, with rates relative
@@ -239,6 +256,9 @@ class GradualUnfreeze(keras.callbacks.Callback):
         self.events: list[dict[str, Any]] = []
         self._current: int | None = None
         self._steps_applied = 0
+        self._variables: list[Any] = []  # the optimizer's, from set_model()
+        self._base_rate: Any = None  # the rate (a float or a schedule) at the start of fit()
+        self._start_step = self._offset = 0  # its step count then; the stage's schedule offset
 
     def target(self, epoch: int) -> tuple[int, int]:
         """Return ``(top_blocks, unfreeze_steps)`` the schedule asks for at ``epoch``.
@@ -266,52 +286,90 @@ class GradualUnfreeze(keras.callbacks.Callback):
             blocks, previous = count, count
         return blocks, steps
 
+    def _stage_start(self, epoch: int) -> int | None:
+        """The epoch of the last unfreeze step up to ``epoch`` (``None``: none yet)."""
+        steps = self.target(epoch)[1]
+        if steps == 0:
+            return None
+        return min(start for start, _ in self._entries if self.target(start)[1] == steps)
+
+    def _part_of_model(self) -> bool:
+        model_weights = {id(w) for w in self.model.weights}
+        return all(id(w) in model_weights for w in self.backbone.weights)
+
+    def _scheduled_variables(self) -> list[Any]:
+        """The model's trainable variables with the most blocks the schedule unfreezes
+        (read with those flags set; every flag is set back)."""
+        layers = _nested_layers(self.backbone)
+        flags = [layer.trainable for layer in layers]
+        most = max(count for _, count in self._entries)
+        try:
+            unfreeze(self.backbone, most, train_bn=self.train_bn)
+            return list(self.model.trainable_variables)
+        finally:
+            for layer, flag in zip(layers, flags):
+                _set_trainable(layer, flag)
+
+    def set_model(self, model: keras.Model) -> None:
+        """Attach ``model`` and build its optimizer for every variable the schedule trains.
+
+        ``fit()`` calls this before any callback's ``on_train_begin``, where
+        :class:`keras.callbacks.BackupAndRestore` loads its backup into the optimizer.
+
+        Args:
+            model: The model being trained (it must contain ``backbone``).
+        """
+        super().set_model(model)
+        if getattr(model, "optimizer", None) is None or not self._part_of_model():
+            return  # on_train_begin says what is wrong
+        # The step count and rate as this fit() starts, before a backup is loaded.
+        self._start_step, self._base_rate = starting_point(model.optimizer)
+        self._variables = self._scheduled_variables()
+        optimizer_for(model, self._variables)
+
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         if getattr(self.model, "optimizer", None) is None:
             raise ValueError("GradualUnfreeze needs a compiled model (call model.compile first).")
-        model_weights = {id(w) for w in self.model.weights}
-        if not all(id(w) in model_weights for w in self.backbone.weights):
-            raise ValueError(
-                f"GradualUnfreeze: backbone {self.backbone.name!r} is not part of the model "
-                f"being trained ({self.model.name!r})."
-            )
+        if not self._part_of_model():
+            raise ValueError(f"GradualUnfreeze: backbone {self.backbone.name!r} is not part of "
+                             f"the model being trained ({self.model.name!r}).")
         self.events = []
         self._current = None
         self._steps_applied = 0
-        # Where the rate schedule stands when this fit() starts: with the steps per
-        # epoch it gives the schedule's position at any epoch, also in a run resumed by
-        # BackupAndRestore, which cannot restore an optimizer this callback replaced.
-        inner = getattr(self.model.optimizer, "inner_optimizer", self.model.optimizer)
-        self._start_step = int(keras.ops.convert_to_numpy(inner.iterations))
+        self._offset = 0
+
+    def _set_rate(self, epoch: int, steps: int, restart: bool) -> None:
+        """``lr_scale ** steps`` times the fit's first rate; a schedule read on from its stage."""
+        stage = self._stage_start(epoch)
+        per_epoch = (self.params or {}).get("steps")
+        if stage is None:
+            self._offset = 0
+        elif per_epoch:  # a function of the epoch: the same in a resumed run
+            self._offset = self._start_step + stage * per_epoch
+        elif restart:  # steps per epoch unknown: where the schedule stands now
+            inner, _ = inner_and_rate(self.model.optimizer)
+            self._offset += int(keras.ops.convert_to_numpy(inner.iterations))
+        set_learning_rate(self.model.optimizer, self._base_rate, self.lr_scale ** steps,
+                          None if stage is None else self._offset)
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         blocks, steps = self.target(epoch)
         if blocks == self._current and steps == self._steps_applied:
             return
         model = self.model
-        before = {id(v) for v in model.trainable_variables}
         trainable_params = unfreeze(self.backbone, blocks, train_bn=self.train_bn)
-        after = {id(v) for v in model.trainable_variables}
-        scale = self.lr_scale ** (steps - self._steps_applied)
-        if after - before:
-            per_epoch = (self.params or {}).get("steps")
-            position = None if not per_epoch else self._start_step + int(epoch) * per_epoch
-            replace_optimizer(model, scale, position=position)
-        elif scale != 1.0:
-            scale_learning_rate(model.optimizer, scale)
-        if after != before:
-            model.make_train_function(force=True)
+        # An unfreeze step starts the optimizer afresh; resumed mid-stage, it keeps its backup.
+        restart = steps > self.target(epoch - 1)[1]
+        self._set_rate(epoch, steps, restart)
+        if restart:
+            restart_optimizer(model, self._variables)
+        # New trainable variables, or a new rate schedule: trace the train step again.
+        model.make_train_function(force=True)
         self._current, self._steps_applied = blocks, steps
         rate = learning_rate_value(model.optimizer)
         names = self._block_names[len(self._block_names) - blocks:] if blocks else []
-        event = {
-            "epoch": int(epoch),
-            "top_blocks": blocks,
-            "blocks": names,
-            "trainable_params": trainable_params,
-            "learning_rate": rate,
-        }
-        self.events.append(event)
+        self.events.append({"epoch": int(epoch), "top_blocks": blocks, "blocks": names,
+                            "trainable_params": trainable_params, "learning_rate": rate})
         if self.verbose:
             shown = ", ".join(names) if len(names) <= 4 else f"{names[0]} ... {names[-1]}"
             rate_text = f"{rate:.3g}" if rate is not None else "schedule"

@@ -1,9 +1,10 @@
 """Learning-rate schedules and optimizer surgery for fine-tuning.
 
-:class:`ShiftedSchedule` continues a schedule in a fresh optimizer; the helpers find
-an optimizer's rate (inside a ``LossScaleOptimizer`` too) and give a model a new
-optimizer built for its current trainable variables (what :class:`tlkit.GradualUnfreeze`
-needs when blocks are unfrozen during ``fit()``).
+:class:`ShiftedSchedule` continues a schedule in an optimizer whose step count started
+again; the helpers find an optimizer's rate (inside a ``LossScaleOptimizer`` too), give a
+model an optimizer built for given variables, and set an optimizer's state back to a fresh
+one's in place (what :class:`tlkit.GradualUnfreeze` needs when blocks are unfrozen during
+``fit()``).
 """
 
 from __future__ import annotations
@@ -31,11 +32,11 @@ def learning_rate_value(optimizer: keras.optimizers.Optimizer) -> float | None:
 
 @keras.saving.register_keras_serializable(package="tlkit")
 class ShiftedSchedule(keras.optimizers.schedules.LearningRateSchedule):
-    """A learning-rate schedule continued by a fresh optimizer, and optionally scaled.
+    """A learning-rate schedule continued after its optimizer started again, optionally scaled.
 
-    :class:`GradualUnfreeze` replaces the optimizer when it unfreezes blocks; the
-    new optimizer counts its steps from 0, so the schedule is read at
-    ``step + offset`` to continue where it was, times ``scale``.
+    :class:`GradualUnfreeze` starts the optimizer afresh when it unfreezes blocks; its
+    step count starts again from 0, so the schedule is read at ``step + offset`` to
+    continue where it was, times ``scale``.
 
     Args:
         schedule: The original schedule.
@@ -73,32 +74,21 @@ class ShiftedSchedule(keras.optimizers.schedules.LearningRateSchedule):
         }
 
 
-def replace_optimizer(model: keras.Model, scale: float, *,
-                      position: int | None = None) -> keras.optimizers.Optimizer:
-    """Give ``model`` a fresh optimizer of the same kind, built for its trainable variables.
+def replace_optimizer(model: keras.Model,
+                      variables: list[Any]) -> keras.optimizers.Optimizer:
+    """Give ``model`` a fresh optimizer of the same kind and settings, built for ``variables``.
 
-    A learning-rate schedule continues at ``position`` steps from its start when given
-    (resume-safe: computed from the epoch), else where the old optimizer left it.
+    The step count and a mixed-precision loss scale carry over, so a learning-rate
+    schedule continues where it was.
     """
     old = model.optimizer
-    old_inner, old_rate = inner_and_rate(old)
+    old_inner, _ = inner_and_rate(old)
     # Variables of the new optimizer must live in the model's tf.distribute strategy.
     with model.distribute_strategy.scope():
         new = keras.optimizers.deserialize(keras.optimizers.serialize(old))
+        new.build(variables)
         new_inner, _ = inner_and_rate(new)
-        if isinstance(old_rate, keras.optimizers.schedules.LearningRateSchedule):
-            steps = int(keras.ops.convert_to_numpy(old_inner.iterations))
-            if isinstance(old_rate, ShiftedSchedule):
-                offset = old_rate.offset + steps if position is None else position
-                shifted = ShiftedSchedule(old_rate.schedule, offset, old_rate.scale * scale)
-            else:
-                shifted = ShiftedSchedule(old_rate, steps if position is None else position,
-                                          scale)
-            new_inner.learning_rate = shifted
-        else:
-            rate = float(keras.ops.convert_to_numpy(old_inner.learning_rate))
-            new_inner.learning_rate = rate * scale
-        new.build(model.trainable_variables)
+        new_inner.iterations.assign(old_inner.iterations)
         # Mixed precision: keep the loss scale the old optimizer had grown or shrunk to,
         # or the new one would start again from initial_scale (and skip steps to find it).
         for name in ("dynamic_scale", "step_counter"):
@@ -113,12 +103,55 @@ def replace_optimizer(model: keras.Model, scale: float, *,
     return new
 
 
-def scale_learning_rate(optimizer: keras.optimizers.Optimizer, scale: float) -> None:
-    """Multiply a constant learning rate by ``scale`` in place."""
+def optimizer_for(model: keras.Model, variables: list[Any]) -> None:
+    """Make the model's optimizer one built for exactly ``variables``, in that order.
+
+    An unbuilt optimizer is built for them; one built for other variables is replaced
+    (:func:`replace_optimizer`); one built for these is kept with its state.
+    """
+    inner, _ = inner_and_rate(model.optimizer)
+    built = getattr(inner, "_trainable_variables", None)  # Keras 3's own record
+    if not model.optimizer.built:
+        with model.distribute_strategy.scope():
+            model.optimizer.build(variables)
+    elif built is None or [id(v) for v in built] != [id(v) for v in variables]:
+        replace_optimizer(model, variables)
+
+
+def restart_optimizer(model: keras.Model, variables: list[Any]) -> None:
+    """Set the optimizer's state (moments, step count) back to that of a fresh one, in place.
+
+    ``variables`` are those it was built for. Its variables are kept, so a backup of
+    them (``BackupAndRestore``) loads back into the same optimizer; a mixed-precision
+    loss scale and the learning rate are left as they are.
+    """
+    inner, _ = inner_and_rate(model.optimizer)
+    with model.distribute_strategy.scope():
+        fresh = keras.optimizers.deserialize(keras.optimizers.serialize(inner))
+        fresh.build(variables)
+    rate = getattr(inner, "_learning_rate", None)
+    for current, initial in zip(inner.variables, fresh.variables, strict=True):
+        if current is not rate:
+            current.assign(initial)
+
+
+def starting_point(optimizer: keras.optimizers.Optimizer) -> tuple[int, Any]:
+    """The optimizer's step count and its rate: a schedule, or a float for a constant."""
     inner, rate = inner_and_rate(optimizer)
-    if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
-        raise ValueError(
-            "lr_scale cannot rescale a learning-rate schedule in place; use a float "
-            "learning rate or lr_scale=1.0."
-        )
-    inner.learning_rate = float(keras.ops.convert_to_numpy(inner.learning_rate)) * scale
+    if not isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
+        rate = float(keras.ops.convert_to_numpy(inner.learning_rate))
+    return int(keras.ops.convert_to_numpy(inner.iterations)), rate
+
+
+def set_learning_rate(optimizer: keras.optimizers.Optimizer, base: Any, scale: float,
+                      offset: int | None) -> None:
+    """Give ``optimizer`` the rate ``base`` (a float or a schedule) times ``scale``.
+
+    A schedule is read ``offset`` steps on (:class:`ShiftedSchedule`), or as it is
+    (unscaled) when ``offset`` is ``None``.
+    """
+    inner, _ = inner_and_rate(optimizer)
+    if not isinstance(base, keras.optimizers.schedules.LearningRateSchedule):
+        inner.learning_rate = base * scale
+    else:
+        inner.learning_rate = base if offset is None else ShiftedSchedule(base, offset, scale)

@@ -4,7 +4,8 @@
 each told the cluster and its own place in it by the ``TF_CONFIG`` environment variable,
 gradients averaged by collective all-reduce after every step. Keras 3.15's ``fit()`` does
 not run under it as released (keras-team/keras#20585); :func:`make_strategy` applies the
-two fixes of :mod:`tlkit._keras_fixes` first.
+two fixes of :mod:`tlkit._keras_fixes` first (on a tested Keras, 3.15.x; on another it
+patches nothing and warns).
 """
 
 from __future__ import annotations
