@@ -122,7 +122,15 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _weights(run_dir: Path) -> Iterator[np.ndarray]:
-    return iter(keras.saving.load_model(run_dir / "model.keras").get_weights())
+    """The trained weights, without the head's temperature (compared by _temperature)."""
+    model = keras.saving.load_model(run_dir / "model.keras")
+    return iter([w.numpy() for w in model.weights if not w.path.endswith("temperature")])
+
+
+def _temperature(run_dir: Path) -> float:
+    """The fitted temperature: a minimum of the validation NLL, found to about 1e-6 in log T,
+    from weights equal to 1e-5: equal to about 1e-3, not to the weights' 1e-5."""
+    return json.loads((run_dir / "metrics.json").read_text())["temperature"]
 
 
 def _train_in_one_process(folder: Path, output: Path, weights: Path, flags: list[str]) -> Path:
@@ -171,6 +179,7 @@ def test_two_workers_train_the_same_model_as_one_process(
     assert (reference["strategy"], reference["replicas"]) == ("default", 1)
     for multi_weight, single_weight in zip(_weights(shared), _weights(single), strict=True):
         np.testing.assert_allclose(multi_weight, single_weight, atol=1e-5)
+    assert _temperature(shared) == pytest.approx(_temperature(single), rel=1e-3)
 
 
 def test_a_killed_worker_restarts_and_the_run_resumes(
@@ -194,5 +203,6 @@ def test_a_killed_worker_restarts_and_the_run_resumes(
     for resumed_weight, single_weight in zip(_weights(output), _weights(single_default),
                                              strict=True):
         np.testing.assert_allclose(resumed_weight, single_weight, atol=1e-5)
+    assert _temperature(output) == pytest.approx(_temperature(single_default), rel=1e-3)
     for result in second:  # the optimizer's state was loaded, not skipped
         assert "Skipping variable loading" not in result.stderr
