@@ -214,7 +214,8 @@ def test_a_split_of_separate_folders_is_matched_by_class_name(tmp_path: Path) ->
     parts = tlkit.Split(*(tlkit.ImageFolder(d, verbose=0) for d in (train_dir, val_dir, test_dir)))
     with pytest.warns(UserWarning, match=r"validation images have no image of 1 training class: "
                                          r"\['bee'\]"):
-        run = train(parts, weights=None, verbose=0, options=TINY.replace(finetune_epochs=0))
+        run = train(parts, backbone="tiny_test_net", weights=None, verbose=0,
+                    options=TINY.replace(finetune_epochs=0))
     report = run.reports["validation"]
     assert report.class_names == ["ant", "bee", "cow"]
     assert sorted(report.y_true.tolist()) == [0, 0, 0, 2, 2, 2]
@@ -222,7 +223,8 @@ def test_a_split_of_separate_folders_is_matched_by_class_name(tmp_path: Path) ->
     with pytest.raises(ValueError, match=r"test has images of 1 class the training classes "
                                          r"lack: \['yak'\]"):
         train(tlkit.Split(parts.train, parts.val, tlkit.ImageFolder(unknown, verbose=0)),
-              weights=None, verbose=0, options=TINY.replace(finetune_epochs=0))
+              backbone="tiny_test_net", weights=None, verbose=0,
+              options=TINY.replace(finetune_epochs=0))
 
 
 def test_a_pre_split_folder_is_read_as_its_splits_not_as_classes(tmp_path: Path) -> None:
@@ -231,7 +233,8 @@ def test_a_pre_split_folder_is_read_as_its_splits_not_as_classes(tmp_path: Path)
     root = tmp_path / "download"
     make_folder(root / "train", {"ant": 40, "bee": 200}, n=10)
     make_folder(root / "valid", {"ant": 40, "bee": 200}, n=3, seed=1)
-    run = train(root, weights=None, verbose=0, options=TINY.replace(finetune_epochs=0))
+    run = train(root, backbone="tiny_test_net", weights=None, verbose=0,
+                options=TINY.replace(finetune_epochs=0))
     assert run.class_names == ["ant", "bee"]
     assert run.metrics["validation_images"] == 6
     assert run.metrics["test_images"] == 4 and run.metrics["train_images"] == 16
