@@ -330,3 +330,36 @@ def test_a_run_resumed_from_its_backup_ends_as_an_uninterrupted_one(
     assert list(resumed.history["phase"]).count("fine-tuning") == 1  # epoch 0 came back
     for got, want in zip(resumed.model.get_weights(), expected, strict=True):
         np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_an_export_of_a_run_measures_itself_against_the_run(
+        folder: Path, tmp_path: Path) -> None:
+    """int8 changes probabilities: the export records by how much, on the run's validation
+    images; an export that loses answers warns, naming what to try."""
+    options = TINY.replace(tta=True, head_epochs=30, head_lr=0.01, finetune_epochs=0,
+                           augment="none")
+    run = train(folder, backbone="tiny_test_net", weights=None, verbose=0, options=options)
+    path = tlkit.export_model(run, tmp_path / "q.tflite", quantize="int8", max_drop=1.0)
+    fidelity = tlkit.LiteRTModel(path).metadata["fidelity"]
+    assert fidelity["checked"] and fidelity["split"] == "validation"
+    assert fidelity["images"] == len(run.split.val)
+    pixels = np.concatenate([x for x, _ in run.split.val.to_dataset(
+        64, image_size=32).as_numpy_iterator()])
+    exported = tlkit.LiteRTModel(path).predict_proba(pixels)
+    source = run.predict_proba(pixels)
+    assert fidelity["top1_agreement"] == pytest.approx(
+        np.mean(exported.argmax(1) == source.argmax(1)), abs=1e-4)
+    assert fidelity["max_probability_change"] == pytest.approx(
+        np.abs(exported - source).max(), abs=1e-4)
+    assert fidelity["max_probability_change"] > 0  # int8 changed the probabilities
+    assert fidelity["source_accuracy"] >= 0.8
+    # A file that lost its head (every answer the same) measured against the run: it warns.
+    broken = keras.models.clone_model(run.model)
+    broken.set_weights([np.zeros_like(w) if w.ndim == 2 else w for w in run.model.get_weights()])
+    other = tlkit.export_model(broken, tmp_path / "broken.tflite", flip_tta=True)
+    with pytest.warns(UserWarning, match=r"loses .* accuracy on \d+ validation images.*"
+                                         r"quantize='float16'"):
+        figures = tlkit.measure_fidelity(run, other, max_drop=0.0)
+    assert figures["accuracy_delta_points"] < -30
+    unchecked = tlkit.export_model(run, tmp_path / "f.tflite", check=None)
+    assert "fidelity" not in tlkit.LiteRTModel(unchecked).metadata

@@ -56,6 +56,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors (imported laz
     )
     from tlkit.export import EXPORT_FORMATS, QUANTIZATIONS, export_model, inference_model
     from tlkit.features import extract_features, feature_extractor, fit_head
+    from tlkit.fidelity import measure_fidelity
     from tlkit.finetune import GradualUnfreeze, freeze, unfreeze
     from tlkit.heads import ClassifierHead, build_classifier
     from tlkit.interpolation import WeightInterpolation
@@ -86,6 +87,7 @@ _SOURCES: dict[str, tuple[str, ...]] = {
                          "save_report"),
     "tlkit.export": ("EXPORT_FORMATS", "QUANTIZATIONS", "export_model", "inference_model"),
     "tlkit.features": ("extract_features", "feature_extractor", "fit_head"),
+    "tlkit.fidelity": ("measure_fidelity",),
     "tlkit.finetune": ("GradualUnfreeze", "freeze", "unfreeze"),
     "tlkit.heads": ("ClassifierHead", "build_classifier"),
     "tlkit.interpolation": ("WeightInterpolation",),
@@ -96,9 +98,9 @@ _SOURCES: dict[str, tuple[str, ...]] = {
 }
 _MODULE_OF = {name: module for module, names in _SOURCES.items() for name in names}
 # Sub-packages and modules reachable as attributes after a bare ``import tlkit``, as before.
-_SUBMODULES = ("augment", "backbones", "calibration", "class_weights", "data", "datasets", "evaluation",
-               "export", "features", "finetune", "heads", "interpolation", "litert",
-               "schedules", "workflow")
+_SUBMODULES = ("augment", "backbones", "calibration", "class_weights", "data", "datasets",
+               "evaluation", "export", "features", "fidelity", "finetune", "heads",
+               "interpolation", "litert", "schedules", "workflow")
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -142,6 +144,7 @@ __all__ = [
     "is_chief",
     "list_backbones",
     "make_strategy",
+    "measure_fidelity",
     "plot_confusion_matrix",
     "plot_history",
     "plot_mistakes",

@@ -139,6 +139,12 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--representative", type=Path, default=None,
                         help="a folder of images (one sub-folder per class) to calibrate int8 on")
     export.add_argument("--overwrite", action="store_true")
+    export.add_argument("--check", choices=["validation", "test", "none"], default="validation",
+                        help="run the exported file against the run on these held-out images "
+                             "and record what changed in its JSON (default: validation)")
+    export.add_argument("--max-drop", type=float, default=0.5,
+                        help="warn when the check loses more accuracy than this, in "
+                             "percentage points (default 0.5)")
 
     backbones = commands.add_parser("backbones", help="the backbones tlkit can build")
     for command in (train, evaluate, predict, export):
@@ -243,9 +249,22 @@ def _export(args: argparse.Namespace) -> int:
     representative = ImageFolder(args.representative, verbose=min(args.verbose, 1)) \
         if args.representative else None
     path = export_model(run, output, format=args.format, quantize=args.quantize,
-                        representative=representative, overwrite=args.overwrite)
+                        representative=representative, overwrite=args.overwrite,
+                        check=None if args.check == "none" else args.check,
+                        max_drop=args.max_drop / 100)
     size = sum(p.stat().st_size for p in path.rglob("*")) if path.is_dir() else path.stat().st_size
     print(f"{path}\t{size / 1e6:.2f} MB")
+    meta = path / "tlkit.json" if path.is_dir() else path.with_name(path.name + ".json")
+    fidelity = json.loads(meta.read_text()).get("fidelity", {})
+    if fidelity.get("checked"):
+        f = fidelity
+        print(f"checked on {f['images']:,} {f['split']} images: accuracy "
+              f"{f['source_accuracy']:.2%} (run) -> {f['export_accuracy']:.2%} (export), "
+              f"{f['accuracy_delta_points']:+.2f} pt; top-1 agreement {f['top1_agreement']:.2%}; "
+              f"largest probability change {f['max_probability_change']:.3f}; "
+              f"{f['latency_ms_per_image']:.1f} ms per image")
+    elif fidelity:
+        print(f"not checked: {fidelity['reason']}", file=sys.stderr)
     return 0
 
 

@@ -29,6 +29,7 @@ from tlkit._constants import EXPORT_FORMATS, QUANTIZATIONS  # defined without Te
 from tlkit._environment import versions
 from tlkit.augment import AugmentationLayer
 from tlkit.data import ImageSet
+from tlkit.fidelity import measure_fidelity
 from tlkit.litert import LiteRTModel, interpreter_class, op_resolver_without_delegates
 
 __all__ = ["EXPORT_FORMATS", "QUANTIZATIONS", "export_model", "inference_model"]
@@ -210,6 +211,8 @@ def export_model(
     overwrite: bool = False,
     seed: int = 0,
     flip_tta: bool | None = None,
+    check: str | None = "validation",
+    max_drop: float = 0.005,
 ) -> Path:
     """Export a classifier (a Keras model or a :class:`tlkit.TrainingRun`).
 
@@ -234,6 +237,10 @@ def export_model(
         flip_tta: Bake the mean of each image and its mirror into the graph (see
             :func:`inference_model`), so the file answers as the run does; default:
             what the run predicts with (``options.tta``), ``False`` for a plain model.
+        check: For a run, measure the file against the run on its ``"validation"``
+            (default) or ``"test"`` images (:func:`measure_fidelity`) and record the
+            figures under ``fidelity`` in the export's JSON; ``None`` skips it.
+        max_drop: Warn when the check loses more accuracy than this (0.005 = 0.5 pt).
 
     Returns:
         ``path``.
@@ -311,6 +318,8 @@ def export_model(
             "test_time_augmentation": "flip average in the graph" if flip_tta else "none",
             "temperature": _temperature(keras_model),
             **details, "versions": versions()}
+    if run is not None and check is not None:
+        meta["fidelity"] = measure_fidelity(run, path, split=check, max_drop=max_drop)
     meta_path.write_text(json.dumps(meta, indent=2) + "\n")
     if names:
         labels_path.write_text("\n".join(names) + "\n")
