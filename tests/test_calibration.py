@@ -132,3 +132,29 @@ def test_calibrate_on_a_dataset_equals_calibrate_on_its_probabilities(calibrated
     on_probabilities = calibrate(None, probabilities, labels)
     assert on_model.temperature / tlkit.calibration.find_head(model).temperature == \
         pytest.approx(on_probabilities.temperature, rel=1e-4)
+
+
+def test_images_that_carry_no_estimate_leave_the_temperature_as_it_was() -> None:
+    """Every answer right: the likelihood grows as T falls to its bound, which would make
+    the next (wrong) answers certain too. The temperature must stay."""
+    head = ClassifierHead(2, hidden_units=())
+    model = keras.Sequential([keras.Input((2,)), head])
+    x = np.array([[3.0, -3.0], [-3.0, 3.0], [2.0, -2.0]], "float32")
+    head.classifier.set_weights([np.eye(2, dtype="float32"), np.zeros(2, "float32")])
+    with pytest.warns(UserWarning, match="carry no estimate.*every answer is right"):
+        result = calibrate(model, x, [0, 1, 0])
+    assert head.temperature == 1.0 and result.temperature == 1.0
+    assert result.ece_after == pytest.approx(result.ece_before, rel=1e-5)
+
+
+def test_a_dataset_that_reshuffles_keeps_each_image_with_its_mirror(calibrated: tuple) -> None:
+    """Image and mirror come from the same batch of the same pass: a dataset that
+    reshuffles on every pass must fit the temperature of the unshuffled one."""
+    model, pixels = calibrated
+    labels = np.arange(len(pixels)) % 3
+    ordered = tf.data.Dataset.from_tensor_slices((pixels, labels)).batch(16)
+    shuffled = tf.data.Dataset.from_tensor_slices((pixels, labels)).shuffle(
+        len(pixels), seed=3, reshuffle_each_iteration=True).batch(16)
+    expected = calibrate(model, ordered, flip_tta=True, apply=False).temperature
+    assert calibrate(model, shuffled, flip_tta=True, apply=False).temperature == \
+        pytest.approx(expected, rel=1e-4)

@@ -343,3 +343,28 @@ def test_shuffle_decodes_only_what_the_first_batch_needs(
     assert len(decoded) < len(images) / 2, f"{len(decoded)} of {len(images)} decoded"
     labels = np.concatenate([y.numpy() for _, y in dataset])  # one full pass: every image once
     assert sorted(labels.tolist()) == sorted(images.labels.tolist())
+
+
+def test_pre_split_trees_as_split_scripts_and_zips_leave_them(tmp_path: Path) -> None:
+    """An empty class folder in val/ (a class too small to split), an empty test/, a
+    __MACOSX folder: read as splits; a stray folder beside train/ and test/ is an error,
+    never a model of the classes "train" and "test"."""
+    root = tmp_path / "download"
+    _tiny_images(root / "train", "abc", n=3)
+    _tiny_images(root / "val", "ac")
+    (root / "val" / "b").mkdir()
+    (root / "test").mkdir()
+    (root / "__MACOSX").mkdir()
+    with pytest.warns(UserWarning, match=r"val/ has empty class folders, left out: \['b'\]"):
+        parts = ImageFolder.from_splits(root, cache_dir=False, verbose=0)
+    assert [len(p) for p in parts] == [9, 2, 0] and parts.val.labels.tolist() == [0, 2]
+    with pytest.warns(UserWarning):
+        assert len(ImageFolder.from_splits(root, exclude=["c"], cache_dir=False,
+                                           verbose=0).train.class_names) == 2
+    stray = tmp_path / "stray"
+    _tiny_images(stray / "train", "ab")
+    _tiny_images(stray / "test", "ab")
+    (stray / "runs").mkdir()
+    with pytest.raises(ValueError, match=r"looks pre-split \(test, train\) but also holds "
+                                         r"\['runs'\]"):
+        folder_module.find_split_folders(stray)

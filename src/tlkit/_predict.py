@@ -29,7 +29,7 @@ _TRACED: weakref.WeakKeyDictionary[Any, dict[tuple, Callable[[Any], Any]]] = \
     weakref.WeakKeyDictionary()
 
 
-def _traced_predict(model: Any, example: Any, flip: bool) -> Callable[[Any], Any]:
+def _traced_predict(model: Any, example: Any, flip: bool | str) -> Callable[[Any], Any]:
     """A ``tf.function`` of ``model`` for batches shaped like ``example`` (any batch size)."""
     spec = tf.TensorSpec([None, *example.shape[1:]], tf.as_dtype(example.dtype))
     key = (flip, tuple(spec.shape.as_list()), spec.dtype.name)
@@ -42,7 +42,7 @@ def _traced_predict(model: Any, example: Any, flip: bool) -> Callable[[Any], Any
     return cache[key]
 
 
-def _trace(model: Any, spec: tf.TensorSpec, flip: bool) -> Callable[[Any], Any]:
+def _trace(model: Any, spec: tf.TensorSpec, flip: bool | str) -> Callable[[Any], Any]:
     # The function holds the model weakly: it is the value of a WeakKeyDictionary keyed by
     # the model, and a strong reference there would keep every model tlkit ever predicted
     # with alive. (The traced graph captures the variables, not the model object.)
@@ -54,21 +54,24 @@ def _trace(model: Any, spec: tf.TensorSpec, flip: bool) -> Callable[[Any], Any]:
         output = tf.cast(model(x, training=False), tf.float32)
         if flip:
             mirrored = tf.reverse(x, axis=[2])  # (b, h, w, c): mirror the width
-            output = (output + tf.cast(model(mirrored, training=False), tf.float32)) / 2.0
+            other = tf.cast(model(mirrored, training=False), tf.float32)
+            # "views": both, stacked (views, b, k), from the same batch in the same pass.
+            output = tf.stack([output, other]) if flip == "views" else (output + other) / 2.0
         return output
 
     return predict
 
 
 def predict_with_labels(
-    model: Any, dataset: Any, *, argument: str, verbose: int, flip: bool = False,
+    model: Any, dataset: Any, *, argument: str, verbose: int, flip: bool | str = False,
     desc: str = "Predicting",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(outputs, labels)`` of ``model`` over ``(x, y[, w])`` batches, with a progress bar.
 
     The dataset is read once, so a dataset that reshuffles on every pass stays aligned.
     With ``flip``, each output is the mean of the outputs for the images and for their
-    horizontal mirrors (test-time augmentation).
+    horizontal mirrors (test-time augmentation); with ``flip="views"`` both are returned,
+    stacked as ``(2, n, k)``.
     """
     try:
         total = int(dataset.cardinality())
@@ -90,7 +93,7 @@ def predict_with_labels(
         labels.append(np.asarray(batch[1]))
     if not outputs:
         raise ValueError(f"{argument} yielded no batches: there is nothing to predict.")
-    return np.concatenate(outputs), np.concatenate(labels)
+    return np.concatenate(outputs, axis=1 if flip == "views" else 0), np.concatenate(labels)
 
 
 def prediction_table(score: Callable[[ImageSet], np.ndarray], class_names: list[str],

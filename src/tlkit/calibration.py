@@ -216,13 +216,11 @@ def model_views(model: keras.Model, data: Any, labels: Any, *, flip_tta: bool,
             raise ValueError("labels are needed with pixels: calibrate(model, pixels, labels).")
         dataset = tf.data.Dataset.from_tensor_slices(
             (np.asarray(data, dtype=np.float32), np.asarray(labels))).batch(batch_size)
-    plain, y = predict_with_labels(model, dataset, argument="data", verbose=verbose, desc=desc)
-    views = [plain]
-    if flip_tta:
-        mirrored = dataset.map(lambda x, y, *rest: (tf.reverse(x, axis=[2]), y, *rest))
-        views.append(predict_with_labels(model, mirrored, argument="data", verbose=verbose,
-                                         desc=f"{desc} (mirrored)")[0])
-    return np.stack(views), y
+    # One pass: image and mirror from the same batch (a dataset that reshuffles on every
+    # pass would pair the views of different images).
+    scores, y = predict_with_labels(model, dataset, argument="data", verbose=verbose,
+                                    desc=desc, flip="views" if flip_tta else False)
+    return (scores if flip_tta else scores[None]), y
 
 
 def calibrate(
@@ -258,7 +256,9 @@ def calibrate(
         verbose: ``1`` shows progress bars.
 
     Returns:
-        A :class:`Calibration`: the temperature and ECE/NLL before and after.
+        A :class:`Calibration`: the temperature and ECE/NLL before and after. When the
+        fit reaches a bound of :data:`TEMPERATURE_BOUNDS` (every answer right, or a model
+        near chance: no estimate), the temperature stays as it was, with a warning.
 
     Raises:
         ValueError: ``apply`` with a model that has no ClassifierHead, or probabilities
@@ -295,12 +295,17 @@ def calibrate(
     else:
         raise type_error("model", model, "a keras.Model or None (with probabilities)")
     factor = fit_temperature(y, views)
-    if not TEMPERATURE_BOUNDS[0] * 1.01 < factor < TEMPERATURE_BOUNDS[1] * 0.99:
+    all_right = bool(np.all(views.mean(axis=0).argmax(axis=1) == y))
+    if all_right or not TEMPERATURE_BOUNDS[0] * 1.01 < factor < TEMPERATURE_BOUNDS[1] * 0.99:
+        # A bound is no estimate: every answer right pushes T to 0 (probabilities of 1.0
+        # for the next, wrong, answers too), a model near chance pushes it up. Keep it.
         warnings.warn(
-            f"The fitted temperature {factor:.3g} reached the bound of its search "
-            f"{TEMPERATURE_BOUNDS}: on these {len(y):,} images the model's probabilities carry "
-            f"almost no information (a model near chance) or are certain and always right.",
-            stacklevel=2)
+            f"These {len(y):,} images carry no estimate of the temperature ("
+            + ("every answer is right: the fit would make every answer certain" if all_right
+               else f"the fit reached the bound of its search {TEMPERATURE_BOUNDS}: a model "
+                    f"near chance") + f"). The temperature stays {current:g}; calibrate on "
+            f"more held-out images.", stacklevel=2)
+        factor = 1.0
     before, after = views.mean(axis=0), tempered_mean(views, factor)
     result = Calibration(
         temperature=current * factor, images=int(len(y)),

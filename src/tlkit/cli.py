@@ -44,6 +44,18 @@ from tlkit._constants import EXPORT_FORMATS, QUANTIZATIONS, QUICK, STRATEGIES
 
 __all__ = ["main"]
 
+def _points(text: str) -> float:
+    """Percentage points in [0, 100] (``--max-drop 0.5``)."""
+    try:
+        value = float(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected percentage points, e.g. 0.5") \
+            from error
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected percentage points in [0, 100]")
+    return value
+
+
 def _units(text: str) -> tuple[int, ...]:
     """``"256,128"`` -> ``(256, 128)``; ``""`` or ``"none"`` -> ``()``."""
     if text.strip().lower() in ("", "none"):
@@ -142,7 +154,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--check", choices=["validation", "test", "none"], default="validation",
                         help="run the exported file against the run on these held-out images "
                              "and record what changed in its JSON (default: validation)")
-    export.add_argument("--max-drop", type=float, default=0.5,
+    export.add_argument("--max-drop", type=_points, default=0.5,
                         help="warn when the check loses more accuracy than this, in "
                              "percentage points (default 0.5)")
 

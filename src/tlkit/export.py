@@ -24,12 +24,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tlkit._checks import check_bool, check_choice, check_int, type_error
+from tlkit._checks import check_bool, check_choice, check_int, check_number, type_error
 from tlkit._constants import EXPORT_FORMATS, QUANTIZATIONS  # defined without TensorFlow
 from tlkit._environment import versions
 from tlkit.augment import AugmentationLayer
 from tlkit.data import ImageSet
-from tlkit.fidelity import measure_fidelity
+from tlkit.fidelity import FIDELITY_SPLITS, measure_fidelity
 from tlkit.litert import LiteRTModel, interpreter_class, op_resolver_without_delegates
 
 __all__ = ["EXPORT_FORMATS", "QUANTIZATIONS", "export_model", "inference_model"]
@@ -125,6 +125,8 @@ def _check_replaceable(path: Path, format: str) -> None:  # noqa: A002
     ``overwrite=True`` replaces an export; it must never delete a run folder, a data
     folder or a file that is not an exported model, whatever path was typed.
     """
+    if path.is_dir() and not any(path.iterdir()):
+        return  # an empty folder holds nothing to lose
     if format == "savedmodel":
         names = {p.name for p in path.iterdir()} if path.is_dir() else set()
         foreign = sorted(names - _SAVEDMODEL_FILES)
@@ -173,7 +175,9 @@ def _tflite(model: keras.Model, quantize: str, representative: list[np.ndarray] 
         try:
             return converter.convert()
         except Exception as error:  # noqa: BLE001 - the converter raises many kinds
-            raise ValueError(f"TFLite conversion ({quantize}) failed: {str(error)[:600]}") \
+            # A converter failure is TensorFlow's, not a bad argument: not a ValueError
+            # (the command line shows it with its traceback, exit status 1).
+            raise RuntimeError(f"TFLite conversion ({quantize}) failed: {str(error)[:600]}") \
                 from error
 
 
@@ -248,6 +252,7 @@ def export_model(
     Raises:
         ValueError: An unknown format or precision, int8 without representative
             images, or a model that does not convert to builtin TFLite ops.
+        RuntimeError: The TFLite converter failed.
         FileExistsError: ``path`` exists and ``overwrite`` is false, or ``path`` is not
             an earlier export of this format (nothing is deleted).
         FileNotFoundError: The run's training images for int8 calibration are gone.
@@ -271,6 +276,9 @@ def export_model(
     check_choice("quantize", quantize, QUANTIZATIONS)
     check_bool("overwrite", overwrite)
     calibration_images = check_int("calibration_images", calibration_images, minimum=1)
+    if check is not None:  # checked before anything is written
+        check_choice("check", check, FIDELITY_SPLITS)
+    max_drop = check_number("max_drop", max_drop, low=0.0, high=1.0)
     if format == "savedmodel" and quantize != "none":
         raise ValueError(f"quantize applies to TFLite only; a SavedModel keeps float32 weights. "
                          f"Received: format='savedmodel', quantize={quantize!r}.")
@@ -279,7 +287,7 @@ def export_model(
     names = list(class_names or (run.class_names if run is not None else []))
     resize = resize or (run.options.resize if run is not None else "stretch")
     path = Path(path)
-    if path.exists() and not overwrite:
+    if path.exists() and not overwrite and not (path.is_dir() and not any(path.iterdir())):
         raise FileExistsError(f"path={str(path)!r} exists; pass overwrite=True (--overwrite) "
                               f"to replace it, or choose another path.")
     if path.exists():
@@ -299,7 +307,7 @@ def export_model(
         calibration = _representative(source, size, resize, calibration_images, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     if format == "savedmodel":
-        if path.exists():  # checked above: an earlier SavedModel export and nothing else
+        if path.exists():  # checked above: an earlier SavedModel export, or empty
             shutil.rmtree(path)
         _savedmodel(inference, path)
         meta_path, labels_path = path / "tlkit.json", path / "labels.txt"
@@ -318,9 +326,10 @@ def export_model(
             "test_time_augmentation": "flip average in the graph" if flip_tta else "none",
             "temperature": _temperature(keras_model),
             **details, "versions": versions()}
-    if run is not None and check is not None:
-        meta["fidelity"] = measure_fidelity(run, path, split=check, max_drop=max_drop)
     meta_path.write_text(json.dumps(meta, indent=2) + "\n")
     if names:
         labels_path.write_text("\n".join(names) + "\n")
+    if run is not None and check is not None:  # the file is complete: now measure it
+        meta["fidelity"] = measure_fidelity(run, path, split=check, max_drop=max_drop)
+        meta_path.write_text(json.dumps(meta, indent=2) + "\n")
     return path

@@ -10,6 +10,7 @@ the largest probability change, size and latency.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import warnings
@@ -35,7 +36,7 @@ def _sample(images: ImageSet, count: int) -> ImageSet:
     return images.subset(np.linspace(0, len(images) - 1, num=count).round().astype(int))
 
 
-def _export_scorer(path: Path) -> Any:
+def _export_scorer(path: Path, class_names: list[str]) -> Any:
     """A function from pixels to probabilities for an exported file or folder."""
     if path.is_dir():  # a SavedModel export
         import tensorflow as tf
@@ -44,7 +45,7 @@ def _export_scorer(path: Path) -> Any:
         return lambda pixels: loaded.serve(tf.constant(pixels, tf.float32)).numpy()
     from tlkit.litert import LiteRTModel
 
-    return LiteRTModel(path).predict_proba
+    return LiteRTModel(path, class_names=class_names).predict_proba
 
 
 def _latency_ms(score: Any, pixels: np.ndarray, repeats: int = 10) -> float:
@@ -109,7 +110,7 @@ def measure_fidelity(run: Any, path: str | os.PathLike[str], *, split: str = "va
     pixels = np.concatenate([x for x, _ in batches])
     labels = np.concatenate([y for _, y in batches])
     source = run.predict_proba(pixels)
-    score = _export_scorer(path)
+    score = _export_scorer(path, list(run.class_names))
     exported = np.concatenate([score(pixels[i:i + 64]) for i in range(0, len(pixels), 64)])
     source_accuracy = float(np.mean(source.argmax(1) == labels))
     export_accuracy = float(np.mean(exported.argmax(1) == labels))
@@ -127,11 +128,16 @@ def measure_fidelity(run: Any, path: str | os.PathLike[str], *, split: str = "va
         "size_mb": round(size / 1e6, 2),
         "latency_ms_per_image": _latency_ms(score, pixels),
     }
+    meta = path / "tlkit.json" if path.is_dir() else path.with_name(path.name + ".json")
+    flip_differs = meta.is_file() and bool(run.options.tta) != (json.loads(
+        meta.read_text()).get("test_time_augmentation", "none") != "none")
     if source_accuracy - export_accuracy > max_drop:
         warnings.warn(
             f"{path.name} loses {source_accuracy - export_accuracy:.2%} accuracy on "
             f"{len(labels):,} {split} images against the model it came from (top-1 agreement "
             f"{figures['top1_agreement']:.2%}, largest probability change "
             f"{figures['max_probability_change']:.2f}); above max_drop={max_drop:g}. Try a "
-            f"precision that keeps more: quantize='float16' or 'dynamic'.", stacklevel=2)
+            f"precision that keeps more: quantize='float16' or 'dynamic'"
+            + (", and keep the run's flip average (flip_tta=True)" if flip_differs else "")
+            + ".", stacklevel=2)
     return figures

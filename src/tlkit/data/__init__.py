@@ -3,8 +3,8 @@
 Modules, one job each: :mod:`~tlkit.data.formats` (formats by content, decode checks),
 :mod:`~tlkit.data.imageset` (:class:`ImageSet`, splitting), :mod:`~tlkit.data.split`
 (:class:`Split`, its parts matched by class name), :mod:`~tlkit.data.pipeline`
-(``tf.data``), :mod:`~tlkit.data.folder` (:class:`ImageFolder`, its scan cache, pre-split
-trees).
+(``tf.data``), :mod:`~tlkit.data.folder` (:class:`ImageFolder` and its scan cache),
+:mod:`~tlkit.data.presplit` (pre-split trees: ``train/``, ``val/``, ``test/``).
 """
 
 from tlkit.data.folder import ImageFolder

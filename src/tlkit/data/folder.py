@@ -24,71 +24,12 @@ from tlkit._progress import progress_bar
 from tlkit._storage import default_cache_dir
 from tlkit.data.formats import UNREADABLE, check_decodes, check_header, is_content_verdict
 from tlkit.data.imageset import ImageSet
+from tlkit.data.presplit import find_split_folders, part_folder
 from tlkit.data.split import Split
 
 __all__ = ["ImageFolder"]
 
 _SCAN_CACHE_VERSION = 1
-
-# Folder names of the pre-split layout (root/train/<class>/, root/val/<class>/, ...): the
-# names Kaggle sets, the Ultralytics classify layout and tf_flowers mirrors use.
-_SPLIT_FOLDER_NAMES = {"train": "train", "val": "val", "valid": "val", "validation": "val",
-                      "test": "test"}
-
-
-def find_split_folders(root: str | os.PathLike[str]) -> dict[str, Path] | None:
-    """The split folders of a pre-split tree (``train/``, ``val/``, ``test/``), or ``None``.
-
-    A tree is pre-split when every folder in ``root`` is a split name, ``train`` among
-    them, and each holds class folders and no image of its own. A folder of classes,
-    some of which happen to be called ``train`` or ``test`` (a vehicles data set), is
-    not: one of its folders is not a split name. What is neither is an error.
-
-    Args:
-        root: The folder to look at.
-
-    Returns:
-        ``{"train": path, "val": path, "test": path}`` for the parts present, or
-        ``None`` when ``root`` is a folder of classes.
-
-    Raises:
-        ValueError: The tree looks pre-split but is not quite: two folders for one part
-            (``val`` and ``validation``), no ``train``, or files directly in a split folder.
-
-    Example:
-        >>> import tempfile, pathlib
-        >>> root = pathlib.Path(tempfile.mkdtemp())
-        >>> for part in ("train", "valid"):
-        ...     (root / part / "cat").mkdir(parents=True)
-        >>> sorted(find_split_folders(root))
-        ['train', 'val']
-        >>> (root / "dog").mkdir()
-        >>> find_split_folders(root) is None
-        True
-    """
-    root = Path(root)
-    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not folders or any(p.name.lower() not in _SPLIT_FOLDER_NAMES for p in folders):
-        return None
-    parts: dict[str, Path] = {}
-    for folder in folders:
-        part = _SPLIT_FOLDER_NAMES[folder.name.lower()]
-        if part in parts:
-            raise ValueError(
-                f"root={str(root)!r} has two folders for the {part} split: "
-                f"{parts[part].name!r} and {folder.name!r}; keep one.")
-        parts[part] = folder
-    loose = [p.name for folder in parts.values() for p in folder.iterdir()
-             if p.is_file() and not p.name.startswith(".")]
-    if "train" not in parts or loose:
-        raise ValueError(
-            f"root={str(root)!r} holds only split folders ({', '.join(p.name for p in folders)}) "
-            f"but is not a pre-split tree: expected train/<class>/ (and optionally val/<class>/, "
-            f"test/<class>/) with images only inside class folders"
-            + (f"; found files directly in a split folder: {loose[:5]}" if loose else
-               "; there is no train folder")
-            + ". For classes that are really called so, add the other class folders.")
-    return parts
 
 
 def _scan_cache_file(root: Path, cache_dir: Path) -> Path:
@@ -314,10 +255,14 @@ class ImageFolder(ImageSet):
                 f"root={str(root)!r} is not a pre-split tree: expected only the folders train, "
                 f"val (or valid, validation) and test, each with one sub-folder per class. "
                 f"Use ImageFolder(root) for one sub-folder per class.")
-        train = cls(folders["train"], **kwargs)
-        rest = [cls(folders[part], **kwargs) if part in folders
-                else ImageSet([], [], train.class_names) for part in ("val", "test")]
-        return Split(train, *rest).matched()
+        exclude = kwargs.pop("exclude", ())
+        exclude = [exclude] if isinstance(exclude, str) else list(exclude)
+        train = cls(folders["train"], exclude=[e for e in exclude if (folders["train"] / e)
+                                               .is_dir()], **kwargs)
+        rest = [part_folder(cls, folders[part], exclude, **kwargs) if part in folders else None
+                for part in ("val", "test")]
+        return Split(train, *(p if p is not None else ImageSet([], [], train.class_names)
+                              for p in rest)).matched()
 
     def summary(self) -> str:
         """A few lines on what was found and skipped.

@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from tlkit._checks import type_error
 from tlkit.data import ImageFolder, ImageSet, Split
-from tlkit.data.folder import find_split_folders
+from tlkit.data.presplit import find_split_folders
 from tlkit.workflow.options import TrainingOptions
 
 __all__ = ["images_of", "parts_of", "shard_by_data", "source_of", "split_images"]

@@ -31,6 +31,7 @@ from tlkit._predict import labels_by_name, predict_with_labels, prediction_table
 from tlkit.calibration import find_head
 from tlkit.data import ImageFolder, ImageSet, Split
 from tlkit.evaluation import EvaluationReport, plot_history
+from tlkit.workflow._run_files import carried_files, data_root_of, preview_images
 from tlkit.workflow.distribute import is_chief
 from tlkit.workflow.options import TrainingOptions
 
@@ -143,19 +144,21 @@ class TrainingRun:
                 f"directory={str(folder)!r} already holds a run ({', '.join(existing)}); pass "
                 f"overwrite=True (--overwrite) to replace it, or choose another directory.")
         folder.mkdir(parents=True, exist_ok=True)
-        carried = self._carried_files(folder)
+        carried = carried_files(self)
         for name in existing:  # only the run's own files: the user's others stay
             path = folder / name
             if name not in carried:
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
-        if self.source is not None and not _same_folder(self.source, folder):
-            for name in carried:
-                source = self.source / name
+        if self.source is not None and self.source.resolve() != folder.resolve():
+            for name in carried:  # the other folder's own (older) copy, if any, goes first
+                source, target = self.source / name, folder / name
+                if target.exists():
+                    shutil.rmtree(target) if target.is_dir() else target.unlink()
                 copy = shutil.copytree if source.is_dir() else shutil.copy2
-                copy(source, folder / name)
+                copy(source, target)
         self.model.save(folder / "model.keras")
         (folder / "labels.txt").write_text("\n".join(self.class_names) + "\n")
-        root = _data_root(self.split)
+        root = data_root_of(self.split)
         config = {"backbone": self.backbone, "weights": self.weights,
                   "options": self.options.to_dict(), "temperature": self.temperature,
                   "data_root": root, "versions": versions(),
@@ -175,13 +178,12 @@ class TrainingRun:
                           for name, part in zip(("train", "val", "test"), self.split)
                           for p, y in zip(part.paths, part.labels)]).to_csv(
                 folder / "split.csv", index=False)
-        policy = self.options.policy()
-        train = self.split.train if self.split is not None else None
-        if policy is not None and train is not None and len(train):
-            pick = np.linspace(0, len(train) - 1, num=min(4, len(train))).astype(int)
-            sample = next(train.subset(pick).to_dataset(
+        preview = preview_images(self)
+        if preview is not None:
+            sample = next(preview.to_dataset(
                 4, image_size=self.image_size, resize=self.options.resize).as_numpy_iterator())[0]
-            policy.preview(sample, n=5).savefig(folder / "augmentation_preview.png", dpi=90)
+            self.options.policy().preview(sample, n=5).savefig(
+                folder / "augmentation_preview.png", dpi=90)
         report = self.reports.get("test") or self.reports.get("validation")
         if report is not None:
             links = {"run metrics": "../metrics.json", "configuration": "../config.json",
@@ -190,21 +192,6 @@ class TrainingRun:
                 links["training curves"] = "../history.png"
             report.save(folder / "report", links=links)
         return folder
-
-    def _carried_files(self, folder: Path) -> list[str]:
-        """Run files this save cannot write again but the folder it was loaded from has.
-
-        A loaded run has no reports (and may have no images for the preview): saving
-        it, into its own folder or another, keeps or copies them instead of dropping them.
-        """
-        if self.source is None:
-            return []
-        written = {"report": bool(self.reports), "split.csv": self.split is not None,
-                   "history.png": len(self.history) > 0,
-                   "augmentation_preview.png": self.split is not None and self.options.policy()
-                   is not None and len(self.split.train) > 0}
-        return [name for name, rewritten in written.items()
-                if not rewritten and (self.source / name).exists()]
 
     def report_context(self, data: str, *, split: str | None = None) -> dict[str, Any]:
         """What a report of this run's model shows on top: model, data, options.
@@ -281,8 +268,12 @@ class TrainingRun:
         split = None
         if (folder / "split.csv").is_file():
             table = pd.read_csv(folder / "split.csv")
-            root = data_root if data_root is not None else config.get("data_root") or ""
-            paths = table["path"].map(lambda p: os.path.join(root, p))  # absolute stays so
+            saved_root = config.get("data_root")
+            if saved_root is None and len(table):  # saved with absolute paths (before 0.x)
+                saved_root = os.path.commonpath([os.path.dirname(p) for p in table["path"]])
+                table["path"] = [os.path.relpath(p, saved_root) for p in table["path"]]
+            root = os.fspath(data_root) if data_root is not None else saved_root or ""
+            paths = table["path"].map(lambda p: os.path.join(root, p))
             labels = table["class"].map({n: i for i, n in enumerate(names)})
             split = Split(*(ImageSet(paths[table["split"] == part].tolist(),
                                      labels[table["split"] == part].to_numpy(), names)
@@ -367,13 +358,3 @@ class TrainingRun:
         return EvaluationReport.from_model(self.model, dataset, class_names=self.class_names,
                                            flip_tta=self.options.tta, paths=images.paths,
                                            context=context, verbose=verbose)
-
-
-def _same_folder(a: Path, b: Path) -> bool:
-    return a.resolve() == b.resolve()
-
-
-def _data_root(split: Split | None) -> str | None:
-    """The deepest folder holding every image of ``split`` (absolute), or ``None``."""
-    paths = [os.path.abspath(p) for part in (split or ()) for p in part.paths]
-    return os.path.commonpath([os.path.dirname(p) for p in paths]) if paths else None
