@@ -4,6 +4,7 @@
     tlkit evaluate RUN_DIR FOLDER [--output-dir DIR]
     tlkit predict RUN_DIR IMAGE_OR_FOLDER... [--top-k K] [--format table|json|csv]
     tlkit export RUN_DIR --format savedmodel|tflite [--quantize none|float16|dynamic|int8]
+                 [--check validation|test|none] [--max-drop PT] [--data-root DIR]
     tlkit backbones
 
 ``evaluate`` and ``predict`` take an exported ``.tflite`` file in place of RUN_DIR.
@@ -151,6 +152,9 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--representative", type=Path, default=None,
                         help="a folder of images (one sub-folder per class) to calibrate int8 on")
     export.add_argument("--overwrite", action="store_true")
+    export.add_argument("--data-root", type=Path, default=None,
+                        help="where the run's images are now, if the run folder or the "
+                             "images moved (int8 calibration and the check read them)")
     export.add_argument("--check", choices=["validation", "test", "none"], default="validation",
                         help="run the exported file against the run on these held-out images "
                              "and record what changed in its JSON (default: validation)")
@@ -255,7 +259,7 @@ def _export(args: argparse.Namespace) -> int:
     from tlkit.export import export_model
     from tlkit.workflow import TrainingRun
 
-    run = TrainingRun.load(args.run_dir)
+    run = TrainingRun.load(args.run_dir, data_root=args.data_root)
     name = "savedmodel" if args.format == "savedmodel" else f"model_{args.quantize}.tflite"
     output = args.output or args.run_dir / "export" / name
     representative = ImageFolder(args.representative, verbose=min(args.verbose, 1)) \

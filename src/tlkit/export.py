@@ -92,7 +92,8 @@ def _representative(images: Any, size: tuple[int, int], resize: str, count: int,
                 f"representative: {len(gone):,} of {len(images):,} calibration images are not "
                 f"there (e.g. {gone[0]!r}): the run folder was moved or its images were. "
                 f"Pass representative= (--representative FOLDER) with training images, or "
-                f"load the run with TrainingRun.load(directory, data_root=NEW_ROOT).")
+                f"load the run with TrainingRun.load(directory, data_root=NEW_ROOT) "
+                f"(--data-root NEW_ROOT).")
         if count < len(images):  # a stratified sample: every class has its say in the ranges
             with warnings.catch_warnings():  # classes too small for the sample: fine here
                 warnings.simplefilter("ignore")
