@@ -159,28 +159,6 @@ def test_augmented_views_differ_from_each_other_and_repeat_for_a_seed(tmp_path: 
     np.testing.assert_array_equal(np.stack([clean, first, second]), views())  # reproducible
 
 
-def test_head_batches_keep_the_row_order_and_one_copy_of_the_features() -> None:
-    from tlkit.features import _shuffled_batches
-
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(300, 7)).astype("float32")
-    y = rng.integers(0, 5, 300).astype("int32")
-    rows = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(300, seed=3).batch(64)
-    gathered = _shuffled_batches(x, y, 64, 3)
-    for _ in range(2):  # a new order each epoch, the same one as shuffling the rows
-        for (xa, ya), (xb, yb) in zip(rows, gathered, strict=True):
-            np.testing.assert_array_equal(xa, xb)
-            np.testing.assert_array_equal(ya, yb)
-    # The shuffle buffer holds row numbers (int64), not a second copy of the features: no
-    # stage of the pipeline yields single feature rows (the rows' shuffle did).
-    specs, stage = [], gathered
-    while stage is not None:
-        specs.append(stage.element_spec)
-        stage = getattr(stage, "_input_dataset", None)
-    assert tf.TensorSpec([], tf.int64) in specs and len(specs) >= 4
-    assert not any(isinstance(spec, tuple) and spec[0].shape == [7] for spec in specs)
-
-
 def test_one_pass_of_features_is_returned_without_a_copy(
     image_set: ImageSet, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
