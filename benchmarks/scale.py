@@ -193,6 +193,9 @@ def measure(root: Path, args: argparse.Namespace) -> dict[str, Any]:
         "peak_memory_mb": round(peak_memory_mb(), 1),
         "feature_mb": round(feature_bytes / 2**20, 1),
         "head_validation_accuracy": round(float(history.history["val_accuracy"][-1]), 4),
+        "head_loss_per_epoch": [round(float(v), 4) for v in history.history["loss"]],
+        "features_all_finite": bool(np.isfinite(x_train).all() and np.isfinite(x_val).all()),
+        "feature_abs_max": round(float(max(np.abs(x_train).max(), np.abs(x_val).max())), 2),
     }
 
 
