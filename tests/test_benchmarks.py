@@ -167,3 +167,48 @@ def test_baseline_comparison_and_target_check_per_configuration(
         bench.main(["--seeds", "3", "--configs", "defaults_2026_11", "--baseline", str(baseline),
                     "--output-dir", str(tmp_path / "x"), "--allocator", "system"])
     capsys.readouterr()
+
+
+def test_scale_measures_each_size_in_its_own_process_and_rescans_from_the_cache(
+    load_script: LoadScript, tmp_path: Path, capsys: pytest.CaptureFixture,
+) -> None:
+    bench = load_script("benchmarks/scale.py")
+    result = bench.main(["--sizes", "200", "--classes", "10", "--image-size", "32",
+                         "--head-epochs", "1", "--weights", "", "--no-plot",
+                         "--work-dir", str(tmp_path / "images"),
+                         "--json", str(tmp_path / "scale.json")])
+    assert json.loads((tmp_path / "scale.json").read_text()) == result
+    assert json.loads(capsys.readouterr().out) == result
+    (run,) = result["sizes"]
+    assert run["images"] == 200 and run["skipped_files"] == 0
+    assert (run["train_images"], run["validation_images"], run["test_images"]) == (140, 20, 40)
+    # Every image decoded once by the first scan, none by the second: its verdicts came
+    # from the scan cache, which holds one entry per file, and gave the same images.
+    assert run["first_scan_decodes"] == 200 and run["scan_cache_entries"] == 200
+    assert run["second_scan_decodes"] == 0 and run["second_scan_same_images"]
+    assert set(run["seconds"]) == set(bench.PHASES)
+    assert set(run["seconds_per_1k_images"]) == set(bench.PHASES)
+    assert run["feature_mb"] == round(160 * 1280 * 4 / 2**20, 1)  # float32, 1280 channels
+    assert run["peak_memory_mb"] > run["feature_mb"]
+    assert result["machine"]["cpu_count"] and result["versions"]["tlkit"]
+    assert set(result["machine"]["load_average_1_5_15_min"]) == {"start", "end"}
+    assert len(list((tmp_path / "images" / "images_200").iterdir())) == 10
+
+
+def test_scale_summary_ratios_and_a_size_that_fits_the_time_left(
+    load_script: LoadScript, tmp_path: Path,
+) -> None:
+    bench = load_script("benchmarks/scale.py")
+
+    def run(images: int, peak: float) -> dict:
+        return {"images": images, "peak_memory_mb": peak, "feature_mb": images * 0.004,
+                "seconds": {phase: images / 100 for phase in bench.PHASES}}
+
+    summary = bench.summarise([run(1000, 800.0), run(10_000, 836.0)])
+    assert summary["time_ratios"]["10000/1000"]["images"] == 10.0
+    assert summary["time_ratios"]["10000/1000"]["feature_extraction"] == 10.0
+    assert summary["peak_mb_per_1k_images"] == 4.0
+    assert summary["peak_minus_features_mb_per_1k_images"] == 0.0
+    assert bench.fitting_size(100_000, 600.0, 0.01, 20.0) == 50_000
+    assert bench.fitting_size(100_000, 600.0, 0.001, 20.0) == 100_000
+    assert bench.fitting_size(100_000, 10.0, 0.01, 20.0) == 0

@@ -368,3 +368,26 @@ def test_pre_split_trees_as_split_scripts_and_zips_leave_them(tmp_path: Path) ->
     with pytest.raises(ValueError, match=r"looks pre-split \(test, train\) but also holds "
                                          r"\['runs'\]"):
         folder_module.find_split_folders(stray)
+
+
+def test_scan_checks_in_order_with_a_bounded_number_of_calls_pending() -> None:
+    from collections.abc import Callable
+    from concurrent.futures import Future
+
+    class Pool:  # runs each call when submitted; counts the futures not yet read
+        pending = most = 0
+
+        def submit(self, function: Callable[[str], str], item: str) -> Future:
+            future: Future = Future()
+            future.set_result(function(item))
+            Pool.pending += 1
+            Pool.most = max(Pool.most, Pool.pending)
+            return future
+
+    results = []
+    for result in folder_module._map_in_order(Pool(), str.upper, [f"f{i}" for i in range(50)],
+                                              window=8):
+        Pool.pending -= 1
+        results.append(result)
+    assert results == [f"F{i}" for i in range(50)]
+    assert Pool.most == 8  # Executor.map would hold all 50 (1.7 KB each) at once

@@ -157,3 +157,16 @@ def test_augmented_views_differ_from_each_other_and_repeat_for_a_seed(tmp_path: 
     assert not np.allclose(clean, first)
     assert not np.allclose(first, second), "two augmented views were the same"
     np.testing.assert_array_equal(np.stack([clean, first, second]), views())  # reproducible
+
+
+def test_one_pass_of_features_is_returned_without_a_copy(
+    image_set: ImageSet, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import tlkit.features as features_module
+
+    made = np.ones((10, 1280), np.float32)
+    monkeypatch.setattr(features_module, "predict_with_labels",
+                        lambda *args, **kwargs: (made, image_set.labels))
+    backbone = build_backbone("mobilenet_v2", image_size=SHAPE[:2], weights=None)
+    features, labels = extract_features(backbone, image_set, batch_size=4, verbose=0)
+    assert features is made and labels.tolist() == image_set.labels.tolist()

@@ -12,8 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,22 @@ _SCAN_CACHE_VERSION = 1
 def _scan_cache_file(root: Path, cache_dir: Path) -> Path:
     key = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:16]  # noqa: S324
     return cache_dir / "scans" / f"{key}.json"
+
+
+def _map_in_order(pool: ThreadPoolExecutor, function: Callable[[str], Any], items: list[str],
+                  window: int = 1024) -> Iterator[Any]:
+    """``pool.map(function, items)`` with at most ``window`` calls submitted at a time.
+
+    ``Executor.map`` submits every call at once, and each pending future costs about
+    1.7 KB: 165 MB more at the peak for a folder of 100,000 files, for nothing.
+    """
+    pending: deque[Future[Any]] = deque()
+    for item in items:
+        if len(pending) >= window:
+            yield pending.popleft().result()
+        pending.append(pool.submit(function, item))
+    while pending:
+        yield pending.popleft().result()
 
 
 class ImageFolder(ImageSet):
@@ -193,7 +210,7 @@ class ImageFolder(ImageSet):
         if todo:
             check = check_decodes if verify else check_header
             with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2) as pool:
-                iterator = pool.map(check, [paths[i] for i in todo])
+                iterator = _map_in_order(pool, check, [paths[i] for i in todo])
                 for i, reason in zip(todo, progress_bar(iterator, total=len(todo),
                                                         desc=f"Checking images in {self.root.name}",
                                                         unit="file", verbose=verbose)):
