@@ -4,6 +4,7 @@
     tlkit evaluate RUN_DIR FOLDER [--output-dir DIR]
     tlkit predict RUN_DIR IMAGE_OR_FOLDER... [--top-k K] [--format table|json|csv]
     tlkit export RUN_DIR --format savedmodel|tflite [--quantize none|float16|dynamic|int8]
+    tlkit audit FOLDER --output-dir DIR [--backbone B] [--weights W] [--image-size N]
     tlkit backbones
 
 ``evaluate`` and ``predict`` take an exported ``.tflite`` file in place of RUN_DIR.
@@ -140,12 +141,24 @@ def _parser() -> argparse.ArgumentParser:
                         help="a folder of images (one sub-folder per class) to calibrate int8 on")
     export.add_argument("--overwrite", action="store_true")
 
+    audit = commands.add_parser("audit", help="suspect labels, duplicates and outliers of a "
+                                "folder (reads it only)")
+    audit.add_argument("folder", type=Path, help="one sub-folder of images per class, or "
+                       "train/, val/, test/ folders of them")
+    audit.add_argument("--output-dir", type=Path, required=True, help="where to write the "
+                       "CSV tables, audit.json and index.html")
+    audit.add_argument("--backbone", default="mobilenet_v2", help="see `tlkit backbones`")
+    audit.add_argument("--weights", default="imagenet",
+                       help="'imagenet' (Keras download), a weights file, or 'none' (random)")
+    audit.add_argument("--image-size", type=int, default=224, help="pixels per side (default 224)")
+    audit.add_argument("--overwrite", action="store_true", help="replace an audit in --output-dir")
+
     backbones = commands.add_parser("backbones", help="the backbones tlkit can build")
-    for command in (train, evaluate, predict, export):
+    for command in (train, evaluate, predict, export, audit):
         command.add_argument("--verbose", type=int, choices=[0, 1, 2], default=1,
                              help="0 quiet, 1 progress bars, 2 one line per epoch "
                                   "(and TensorFlow's own log lines)")
-    for command in (train, evaluate, predict, export, backbones):
+    for command in (train, evaluate, predict, export, audit, backbones):
         command.add_argument("--debug", action="store_true",
                              help="print the traceback of a usage error too")
     return parser
@@ -249,6 +262,21 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit(args: argparse.Namespace) -> int:
+    from tlkit.auditing import AUDIT_FILES, audit
+
+    if not args.overwrite and any((args.output_dir / n).exists() for n in AUDIT_FILES):
+        raise FileExistsError(f"--output-dir {str(args.output_dir)!r} already holds an audit; "
+                              f"pass --overwrite or choose another")
+    weights = None if args.weights.lower() == "none" else args.weights
+    found = audit(args.folder, backbone=args.backbone, weights=weights,
+                  image_size=args.image_size, verbose=args.verbose)
+    found.save(args.output_dir, overwrite=args.overwrite)
+    print(json.dumps(found.to_dict(), indent=2))
+    print(f"audit: {args.output_dir / 'index.html'}", file=sys.stderr)
+    return 0
+
+
 def _backbones(args: argparse.Namespace) -> int:
     from tlkit.backbones import backbone_blocks, build_backbone, get_backbone_spec, list_backbones
 
@@ -325,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     handlers = {"train": _train, "evaluate": _evaluate, "predict": _predict,
-                "export": _export, "backbones": _backbones}
+                "export": _export, "audit": _audit, "backbones": _backbones}
     try:
         _prepare_tensorflow(getattr(args, "verbose", 1))
         return handlers[args.command](args)
