@@ -150,6 +150,9 @@ def test_audit_a_folder_reads_it_only_and_saves_every_file(tmp_path: Path) -> No
     with pytest.raises(FileExistsError, match="overwrite"):
         found.save(tmp_path / "audit")
     found.save(tmp_path / "audit", overwrite=True)
+    again = tlkit.audit(root, **TINY, features=found.features)  # no second extraction
+    pd.testing.assert_frame_equal(again.label_issues, found.label_issues)
+    assert again.settings["features"] == "given" and found.settings["features"] == "extracted"
 
 
 def test_audit_a_split_tags_pairs_across_parts(tmp_path: Path) -> None:
@@ -172,6 +175,7 @@ def test_audit_a_split_tags_pairs_across_parts(tmp_path: Path) -> None:
     ({"duplicate_threshold": 0.0}, ValueError, "duplicate_threshold"),
     ({"data": "/no/such/folder"}, FileNotFoundError, "data"),
     ({"backbone": "nope"}, ValueError, "backbone"),
+    ({"features": np.zeros((2, 16))}, ValueError, "features"),
 ])
 def test_bad_arguments_name_themselves(tmp_path: Path, kwargs: dict, error: type,
                                        argument: str) -> None:

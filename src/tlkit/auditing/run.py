@@ -56,6 +56,7 @@ def audit(
     duplicate_threshold: float = DUPLICATE_THRESHOLD,
     exclude: Iterable[str] = (),
     batch_size: int = 64,
+    features: np.ndarray | None = None,
     verbose: int = 1,
 ) -> DataAudit:
     """Audit labelled images: suspect labels, duplicates, outliers and overlapping classes.
@@ -81,6 +82,10 @@ def audit(
             duplicates (calibrated for MobileNetV2; see the audit guide).
         exclude: Class folders to leave out when ``data`` is a folder.
         batch_size: Images per batch of the feature extraction.
+        features: The images' backbone features, one row per image in the order audited
+            (e.g. :attr:`DataAudit.features` of an earlier audit of the same files): the
+            extraction is skipped, and ``backbone``, ``weights`` and ``image_size`` only
+            describe where they came from. Labels may differ from that audit's.
         verbose: 0 silent, 1 progress bars.
 
     Returns:
@@ -88,8 +93,9 @@ def audit(
 
     Raises:
         TypeError: ``data`` is of none of the types above.
-        ValueError: Fewer than 2 classes with images, or a bad ``folds``,
-            ``duplicate_threshold``, ``backbone`` or ``image_size``.
+        ValueError: Fewer than 2 classes with images, ``features`` not one row per
+            image, or a bad ``folds``, ``duplicate_threshold``, ``backbone`` or
+            ``image_size``.
         FileNotFoundError: ``data`` is a path that is not a folder.
 
     Example:
@@ -126,8 +132,15 @@ def audit(
         raise ValueError(f"data must have images of at least 2 classes to audit their labels. "
                          f"Received: data with {len(images)} images of {len(present)} class.")
     scanned = time.perf_counter()
-    model = build_backbone(backbone, image_size=image_size, weights=weights)
-    features, _ = extract_features(model, images, batch_size=batch_size, verbose=verbose)
+    given = features is not None
+    if features is None:
+        model = build_backbone(backbone, image_size=image_size, weights=weights)
+        features, _ = extract_features(model, images, batch_size=batch_size, verbose=verbose)
+    else:
+        features = np.asarray(features, dtype=np.float32)
+        if features.ndim != 2 or len(features) != len(images):
+            raise ValueError(f"features must have one row per image, ({len(images)}, channels). "
+                             f"Received: features of shape {features.shape}.")
     extracted = time.perf_counter()
     labels, names = images.labels, images.class_names
     probabilities = out_of_fold_probabilities(features, labels, num_classes=len(names),
@@ -147,10 +160,10 @@ def audit(
                 "classes": len(names), "backbone": backbone,
                 "weights": None if weights is None else str(weights),
                 "image_size": image_size if isinstance(image_size, int) else list(image_size),
-                "folds": folds, "seed": seed, "duplicate_threshold": duplicate_threshold,
-                "probabilities": "5-fold logistic regression on standardised features"
-                .replace("5", str(folds)), "label_issues": "cleanlab self_confidence, "
-                "find_label_issues(prune_by_noise_rate)"}
+                "features": "given" if given else "extracted", "folds": folds, "seed": seed,
+                "duplicate_threshold": duplicate_threshold,
+                "probabilities": f"{folds}-fold logistic regression on standardised features",
+                "label_issues": "cleanlab self_confidence; find_label_issues(prune_by_noise_rate)"}
     seconds = {"scan": scanned - start, "extraction": extracted - scanned,
                "out_of_fold": fitted - extracted, "findings": done - fitted,
                "the_rest": done - extracted, "total": done - start}
