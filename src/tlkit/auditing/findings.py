@@ -3,10 +3,11 @@ issues, outliers, and pairs of classes the data cannot tell apart.
 
 Label issues are cleanlab's confident learning (Northcutt et al., 2021): every image is
 scored by the out-of-fold probability of its given label (``self_confidence``; lowest =
-most suspicious), and cleanlab's ``find_label_issues`` (prune by noise rate) marks those
-it estimates are really mislabelled. Beside the score, each image carries what tells a
-*wrong label* from an *unusual image*: how sure the out-of-fold model is of the class it
-suggests instead, and how typical the image is of any class at all.
+most suspicious), and as many of the first as cleanlab estimates are mislabelled
+(``num_label_issues``, from the confident joint) are marked as issues. Beside the score,
+each image carries what tells a *wrong label* from an *unusual image*: how sure the
+out-of-fold model is of the class it suggests instead, and how typical the image is of
+any class at all.
 """
 
 from __future__ import annotations
@@ -66,21 +67,25 @@ def label_issues(probabilities: np.ndarray, labels: np.ndarray, class_names: lis
                  paths: list[str], similarity: np.ndarray) -> pd.DataFrame:
     """Every image, most suspicious label first.
 
-    Columns: ``path``, ``given``, ``suggested`` (the most probable *other* class when the
-    given one is not the most probable, else the given one), ``score`` (out-of-fold
+    Columns: ``path``, ``given``, ``suggested`` (the most probable class out of fold: the
+    given one when it is the most probable), ``score`` (out-of-fold
     probability of the given label: 0 most suspicious, 1 clean), ``suggested_confidence``,
-    ``is_issue`` (cleanlab's verdict), ``verdict`` (``"wrong label"``, ``"unusual image"``
-    or ``""``) and ``typicality`` (see :func:`typicality`).
+    ``is_issue`` (among the first ``num_label_issues``), ``verdict`` (``"wrong label"``,
+    ``"unusual image"`` or ``""``) and ``typicality`` (see :func:`typicality`).
     """
-    from cleanlab.filter import find_label_issues
+    from cleanlab.count import num_label_issues
     from cleanlab.rank import get_label_quality_scores
 
     scores = get_label_quality_scores(labels, probabilities, method="self_confidence")
+    order = np.lexsort((np.arange(len(labels)), scores))
     try:
-        flagged = find_label_issues(labels, probabilities, filter_by="prune_by_noise_rate",
-                                    n_jobs=1)
-    except ValueError:  # e.g. every class of one image; rank without a verdict
-        flagged = np.zeros(len(labels), dtype=bool)
+        # Confident learning's estimate of how many labels are wrong; which ones is the
+        # ranking's answer (measured better than cleanlab's own pick, see the audit guide).
+        count = int(num_label_issues(labels, probabilities))
+    except ValueError:  # e.g. a class of one image; rank without a verdict
+        count = 0
+    flagged = np.zeros(len(labels), dtype=bool)
+    flagged[order[:count]] = True
     suggested = probabilities.argmax(axis=1)
     confidence = probabilities[np.arange(len(labels)), suggested]
     verdict = np.where(~flagged, "", np.where((suggested != labels) & (confidence >= SURE),
@@ -90,7 +95,6 @@ def label_issues(probabilities: np.ndarray, labels: np.ndarray, class_names: lis
         "path": paths, "given": names[labels], "suggested": names[suggested],
         "score": scores.astype(np.float64), "suggested_confidence": confidence.astype(np.float64),
         "is_issue": flagged, "verdict": verdict, "typicality": similarity.astype(np.float64)})
-    order = np.lexsort((np.arange(len(frame)), frame["score"].to_numpy()))
     return frame.iloc[order].reset_index(drop=True)
 
 

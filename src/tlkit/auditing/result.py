@@ -27,7 +27,8 @@ class DataAudit:
     Attributes:
         label_issues: Every image, most suspicious label first: ``path``, ``given``,
             ``suggested``, ``score`` (out-of-fold probability of the given label; low is
-            suspicious), ``suggested_confidence``, ``is_issue`` (cleanlab's verdict),
+            suspicious), ``suggested_confidence``, ``is_issue`` (among the first as many
+            rows as cleanlab estimates labels are wrong),
             ``verdict`` (``"wrong label"``: the model is sure of another class;
             ``"unusual image"``: it is sure of none; ``""`` when not an issue) and
             ``typicality`` (similarity to the nearest class), plus ``split`` for a Split.

@@ -163,7 +163,7 @@ def audit(
                 "features": "given" if given else "extracted", "folds": folds, "seed": seed,
                 "duplicate_threshold": duplicate_threshold,
                 "probabilities": f"{folds}-fold logistic regression on standardised features",
-                "label_issues": "cleanlab self_confidence; find_label_issues(prune_by_noise_rate)"}
+                "label_issues": "cleanlab self_confidence ranking; num_label_issues flagged"}
     seconds = {"scan": scanned - start, "extraction": extracted - scanned,
                "out_of_fold": fitted - extracted, "findings": done - fitted,
                "the_rest": done - extracted, "total": done - start}
