@@ -2,7 +2,7 @@
 
     python docs/audit_figures.py AUDIT_DIR --output-dir docs/_static/audit_caltech101
 
-Three PNG figures: the first likely wrong labels, the first unusual images (each tile:
+Three JPEG figures: the first likely wrong labels, the first unusual images (each tile:
 given -> suggested class and both probabilities), and duplicate pairs side by side.
 """
 
@@ -68,12 +68,13 @@ def main() -> None:
     issues = pd.read_csv(args.audit_dir / "label_issues.csv", keep_default_na=False)
     pairs = pd.read_csv(args.audit_dir / "duplicates.csv", keep_default_na=False)
     args.output_dir.mkdir(parents=True, exist_ok=True)
-    for verdict, name in (("wrong label", "wrong_labels.png"), ("unusual image", "unusual.png")):
+    for verdict, name in (("wrong label", "wrong_labels.jpg"), ("unusual image", "unusual.jpg")):
         chosen = issues[issues["verdict"] == verdict].head(args.count)
-        issues_figure(chosen).savefig(args.output_dir / name, dpi=80)
+        issues_figure(chosen).savefig(args.output_dir / name, dpi=70, pil_kwargs={"quality": 75})
     # Pairs that matter first: across classes, then within one.
     order = pairs.sort_values(["classes", "similarity"], ascending=[True, False], kind="stable")
-    pairs_figure(order.head(args.count)).savefig(args.output_dir / "duplicates.png", dpi=80)
+    pairs_figure(order.head(args.count)).savefig(args.output_dir / "duplicates.jpg", dpi=70,
+                                             pil_kwargs={"quality": 75})
 
 
 if __name__ == "__main__":
