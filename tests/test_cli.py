@@ -166,7 +166,7 @@ def _python(code: str, env: dict[str, str] | None = None) -> subprocess.Complete
 
 
 @pytest.mark.parametrize("command", [[], ["train"], ["evaluate"], ["predict"], ["export"],
-                                     ["backbones"]])
+                                     ["audit"], ["backbones"]])
 def test_help_imports_no_tensorflow(command: list[str]) -> None:
     done = _python(
         "import sys\n"

@@ -24,6 +24,7 @@ from tlkit._registration import register_when_keras_is_imported as _register  # 
 from tlkit._version import __version__  # noqa: E402
 
 if TYPE_CHECKING:  # the same names, for type checkers and editors (imported lazily below)
+    from tlkit.auditing import DataAudit, audit, count_near_duplicates
     from tlkit.augment import AugmentationLayer, AugmentationPolicy
     from tlkit.backbones import (
         INPUT_NAME,
@@ -74,6 +75,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors (imported laz
 
 # Where each public name lives: imported from there on first use (module __getattr__).
 _SOURCES: dict[str, tuple[str, ...]] = {
+    "tlkit.auditing": ("DataAudit", "audit", "count_near_duplicates"),
     "tlkit.augment": ("AugmentationLayer", "AugmentationPolicy"),
     "tlkit.backbones": ("INPUT_NAME", "POOLINGS", "BackboneSpec", "Preprocessing",
                         "backbone_blocks", "build_backbone", "get_backbone_spec",
@@ -98,8 +100,8 @@ _SOURCES: dict[str, tuple[str, ...]] = {
 }
 _MODULE_OF = {name: module for module, names in _SOURCES.items() for name in names}
 # Sub-packages and modules reachable as attributes after a bare ``import tlkit``, as before.
-_SUBMODULES = ("augment", "backbones", "calibration", "class_weights", "data", "datasets",
-               "evaluation", "export", "features", "fidelity", "finetune", "heads",
+_SUBMODULES = ("auditing", "augment", "backbones", "calibration", "class_weights", "data",
+               "datasets", "evaluation", "export", "features", "fidelity", "finetune", "heads",
                "interpolation", "litert", "schedules", "workflow")
 
 __all__ = [
@@ -113,6 +115,7 @@ __all__ = [
     "BackboneSpec",
     "Calibration",
     "ClassifierHead",
+    "DataAudit",
     "EvaluationReport",
     "GradualUnfreeze",
     "ImageFolder",
@@ -125,12 +128,14 @@ __all__ = [
     "TrainingRun",
     "WeightInterpolation",
     "__version__",
+    "audit",
     "backbone_blocks",
     "build_backbone",
     "build_classifier",
     "calibrate",
     "class_counts",
     "compute_class_weights",
+    "count_near_duplicates",
     "detect_image_format",
     "expected_calibration_error",
     "export_model",

@@ -19,7 +19,7 @@ from tlkit.evaluation.gallery import thumbnail_uri
 from tlkit.evaluation.metrics import ReportMetrics
 from tlkit.evaluation.render import headline
 
-__all__ = ["GALLERY_SIZE", "PAIRS_SHOWN", "to_html"]
+__all__ = ["GALLERY_SIZE", "PAIRS_SHOWN", "html_document", "to_html"]
 
 GALLERY_SIZE = 24
 """Most confident mistakes shown as thumbnails on the page (all are in ``predictions.csv``)."""
@@ -220,7 +220,13 @@ def to_html(report: ReportMetrics, figures: Mapping[str, str], files: Sequence[s
         if name not in ("confusion_matrix.png", "confusion_matrix_top.png"):
             parts.append(_figure(name, caption))
     parts.append(_per_class(report))
+    return html_document(report.context.get("title", "Evaluation report"), parts)
+
+
+def html_document(title: str, parts: Sequence[str]) -> str:
+    """One self-contained page: ``title`` (escaped here), the report style, ``parts`` (HTML)
+    in order, and the script that sorts every ``table.sortable`` by a click on a column."""
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{_e(report.context.get('title', 'Evaluation report'))}</title>"
+            f"<title>{_e(title)}</title>"
             f"<style>{_STYLE}</style></head><body>{''.join(parts)}"
             f"<script>{_SORT_SCRIPT}</script></body></html>\n")
