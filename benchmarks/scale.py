@@ -92,6 +92,13 @@ def generate(root: Path, images: int, classes: int, seed: int) -> float:
 
 # --- one size, in its own process ---------------------------------------------------------
 
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process so far (ru_maxrss), in MB (Linux: KiB units)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def rss_mb() -> float:
     """Resident memory now (VmRSS), in MB; NaN off Linux."""
     try:
@@ -109,10 +116,8 @@ def measure(root: Path, args: argparse.Namespace) -> dict[str, Any]:
     import keras
 
     import tlkit
-    import tlkit.data.folder as folder_module
-    from tlkit._environment import peak_memory_mb
-    from tlkit.data.folder import _scan_cache_file
-    from tlkit.features import extract_features, fit_head
+    import tlkit.data.folder as folder_module  # instrumented: its decodes are counted
+    from tlkit import extract_features, fit_head
     import_seconds = time.perf_counter() - t
 
     decodes = [0]
@@ -140,7 +145,7 @@ def measure(root: Path, args: argparse.Namespace) -> dict[str, Any]:
     first = tlkit.ImageFolder(root, verbose=0)
     counts["first_scan_decodes"] = decodes[0]
     done("first_scan", t)
-    cache_file = _scan_cache_file(root, Path(os.environ["TLKIT_CACHE_DIR"]))
+    cache_file = folder_module._scan_cache_file(root, Path(os.environ["TLKIT_CACHE_DIR"]))
     cached = json.loads(cache_file.read_text())["files"]
     counts["scan_cache_entries"] = len(cached)
     t = time.perf_counter()

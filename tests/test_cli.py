@@ -15,8 +15,7 @@ import numpy as np
 import pytest
 from test_workflow import make_folder
 
-from tlkit import TrainingOptions, TrainingRun
-from tlkit import cli
+from tlkit import TrainingOptions, TrainingRun, cli
 from tlkit.cli import main
 
 SMALL = ["--weights", "none", "--image-size", "32", "--head-epochs", "2", "--finetune-epochs",
@@ -205,9 +204,12 @@ def test_help_shows_the_defaults_of_training_options(capsys: pytest.CaptureFixtu
 def test_the_constants_of_the_parser_are_the_public_ones() -> None:
     import tlkit
     import tlkit.workflow
+    from tlkit import _cli_parser as parser_module
 
-    assert cli.EXPORT_FORMATS is tlkit.EXPORT_FORMATS and cli.QUANTIZATIONS is tlkit.QUANTIZATIONS
-    assert cli.STRATEGIES is tlkit.STRATEGIES and cli.QUICK is tlkit.workflow.QUICK
+    assert parser_module.EXPORT_FORMATS is tlkit.EXPORT_FORMATS
+    assert parser_module.QUANTIZATIONS is tlkit.QUANTIZATIONS
+    assert parser_module.STRATEGIES is tlkit.STRATEGIES
+    assert parser_module.QUICK is cli.QUICK is tlkit.workflow.QUICK
 
 
 def _env_without_tf_log_level(**extra: str) -> dict[str, str]:
