@@ -158,3 +158,15 @@ def _np_bool() -> type:
     import numpy as np
 
     return np.bool_
+
+
+def check_pixels(argument: str, value: Any, image_size: tuple[int, int]) -> Any:
+    """``value`` as float32 RGB pixels ``(n, height, width, 3)`` at ``image_size``."""
+    import numpy as np  # here, not at the top: the command line's --help imports this module
+
+    batch = np.asarray(value, dtype=np.float32)
+    if batch.ndim != 4 or tuple(batch.shape[1:]) != (*image_size, 3):
+        raise ValueError(
+            f"{argument} must be (n, {image_size[0]}, {image_size[1]}, 3) for this model; give "
+            f"image files to predict(). Received: shape {batch.shape}.")
+    return batch

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tlkit._checks import check_int, type_error
+from tlkit._checks import check_int, check_pixels, type_error
 from tlkit._predict import labels_by_name, prediction_table
 from tlkit._progress import progress_bar
 from tlkit.data import ImageFolder, ImageSet
@@ -139,11 +139,7 @@ class LiteRTModel:
         Raises:
             ValueError: The pixels are not ``(n, h, w, 3)`` at the model's size.
         """
-        batch = np.asarray(pixels, dtype=np.float32)
-        if batch.ndim != 4 or tuple(batch.shape[1:]) != (*self.image_size, 3):
-            raise ValueError(
-                f"pixels must be (n, {self.image_size[0]}, {self.image_size[1]}, 3) for this "
-                f"model; give image files to predict(). Received: shape {batch.shape}.")
+        batch = check_pixels("pixels", pixels, self.image_size)
         rows = [self._invoke(image) for image in progress_bar(
             batch, total=len(batch), desc="LiteRT", unit="image", verbose=verbose)]
         return np.stack(rows) if rows else np.zeros((0, len(self.class_names)), np.float32)

@@ -25,7 +25,7 @@ import pandas as pd
 import tensorflow as tf
 from matplotlib.axes import Axes
 
-from tlkit._checks import check_bool, type_error
+from tlkit._checks import check_bool, check_pixels, type_error
 from tlkit._environment import versions
 from tlkit._predict import labels_by_name, predict_with_labels, prediction_table
 from tlkit.calibration import find_head
@@ -302,11 +302,7 @@ class TrainingRun:
         Raises:
             ValueError: The pixels are not ``(n, h, w, 3)`` at the model's size.
         """
-        batch = np.asarray(pixels, dtype=np.float32)
-        if batch.ndim != 4 or tuple(batch.shape[1:]) != (*self.image_size, 3):
-            raise ValueError(
-                f"pixels must be (n, {self.image_size[0]}, {self.image_size[1]}, 3) for this "
-                f"model; give image files to predict(). Received: shape {batch.shape}.")
+        batch = check_pixels("pixels", pixels, self.image_size)
         dataset = tf.data.Dataset.from_tensor_slices(
             (batch, np.zeros(len(batch), np.int32))).batch(batch_size)
         return predict_with_labels(self.model, dataset, argument="pixels", verbose=verbose,
