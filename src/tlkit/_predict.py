@@ -154,5 +154,4 @@ def labels_by_name(images: ImageSet, class_names: list[str]) -> np.ndarray:
         raise ValueError(
             f"data has classes this model was not trained on: {unknown[:10]}; its classes "
             f"are {class_names[:20]}{'...' if len(class_names) > 20 else ''}.")
-    index = [class_names.index(n) for n in images.class_names]
-    return np.array([index[y] for y in images.labels], dtype=np.int64)
+    return images.match_classes(class_names, part="data").labels

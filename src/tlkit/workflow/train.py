@@ -32,7 +32,7 @@ from tlkit.calibration import (
     tempered_mean,
 )
 from tlkit.class_weights import compute_class_weights
-from tlkit.data import ImageSet, Split
+from tlkit.data import Split
 from tlkit.evaluation import EvaluationReport
 from tlkit.features import _classification_loss, extract_features, fit_head
 from tlkit.finetune import GradualUnfreeze
@@ -66,20 +66,23 @@ def _fit_schedule(schedule: dict[int, int | str], base: keras.Model) -> dict[int
             for epoch, count in schedule.items()}
 
 
-def _calibrate(model: keras.Model, val_set: ImageSet, options: TrainingOptions,
-               verbose: int) -> Calibration | None:
-    """Fit the temperature on the validation images, through the run's own flip average."""
+def _calibrate(head: ClassifierHead, predictions: dict[str, tuple[np.ndarray, np.ndarray]],
+               options: TrainingOptions) -> Calibration | None:
+    """Fit the temperature on the validation predictions (each view at temperature 1, as
+    the run predicts them) and store it in the head; the same predictions then make the
+    validation report, so the validation images are read once."""
     if not options.calibrate:
         return None
-    if not len(val_set):
+    if "validation" not in predictions:
         warnings.warn("calibrate=True, but there are no validation images to fit a "
                       "temperature on: the model keeps temperature 1 (uncalibrated). Keep a "
                       "validation split (val_fraction > 0) for calibrated probabilities.",
                       stacklevel=3)
         return None
-    dataset = shard_by_data(val_set.to_dataset(64, image_size=options.image_size,
-                                                resize=options.resize))
-    return calibrate(model, dataset, flip_tta=options.tta, verbose=verbose)
+    scores, labels = predictions["validation"]
+    calibration = calibrate(None, scores, labels)
+    head.set_temperature(calibration.temperature)
+    return calibration
 
 
 def _calibration_words(calibration: Calibration | None, options: TrainingOptions,
@@ -263,8 +266,18 @@ def train(
     phases["fine_tuning"] = time.perf_counter() - t
 
     # 4. Calibration: one temperature on the validation split, stored in the head --------
+    # Each view (image, mirror) of each split predicted once at temperature 1: the
+    # temperature is fitted on the validation views, and every report's calibrated and
+    # uncalibrated figures come from the same predictions.
     t = time.perf_counter()
-    calibration = _calibrate(model, val_set, options, bar)
+    predictions = {split_name: model_views(
+        model, shard_by_data(part.to_dataset(64, image_size=size, resize=resize)), None,
+        flip_tta=options.tta, batch_size=64, image_size=None, resize=resize, verbose=bar,
+        desc=f"Predicting ({split_name})")
+        for split_name, part in (("validation", val_set), ("test", test_set)) if len(part)}
+    phases["evaluation"] = time.perf_counter() - t
+    t = time.perf_counter()
+    calibration = _calibrate(head, predictions, options)
     phases["calibration"] = time.perf_counter() - t
 
     # 5. Reports ------------------------------------------------------------------------
@@ -273,25 +286,21 @@ def train(
     described = TrainingRun(model, names, options=options, backbone=spec.name,
                             weights=None if weights is None else str(weights))
     for split_name, part in (("validation", val_set), ("test", test_set)):
-        if len(part):
+        if split_name in predictions:
             how = "the folder's own split" if presplit else "your split" \
                 if isinstance(images, Split) else f"stratified split, seed {options.seed}"
             context = described.report_context(
                 f"{len(part):,} images of {source_of(data)} ({how})", split=split_name)
             context["calibration"] = _calibration_words(calibration, options, split_name)
-            # Each view (image, mirror) on its own: the same two passes as flip TTA, and
-            # the uncalibrated figures come free (a user sees what calibration changed).
-            view_scores, labels = model_views(
-                model, part.to_dataset(64, image_size=size, resize=resize), None,
-                flip_tta=options.tta, batch_size=64, image_size=None, resize=resize,
-                verbose=bar, desc=f"Evaluating ({split_name})")
-            reports[split_name] = EvaluationReport(labels, view_scores.mean(axis=0),
-                                                   class_names=names, paths=part.paths,
-                                                   context=context)
+            view_scores, labels = predictions[split_name]
+            scores = view_scores.mean(axis=0) if calibration is None else \
+                tempered_mean(view_scores, calibration.temperature)
+            reports[split_name] = EvaluationReport(labels, scores, class_names=names,
+                                                   paths=part.paths, context=context)
             if calibration is not None:
                 uncalibrated[split_name] = expected_calibration_error(
-                    labels, tempered_mean(view_scores, 1 / calibration.temperature))
-    phases["evaluation"] = time.perf_counter() - t
+                    labels, view_scores.mean(axis=0))
+    phases["evaluation"] += time.perf_counter() - t
 
     history = pd.concat(
         [pd.DataFrame(head_history.history).assign(phase="frozen (cached features)"),
