@@ -158,3 +158,29 @@ def test_a_dataset_that_reshuffles_keeps_each_image_with_its_mirror(calibrated: 
     expected = calibrate(model, ordered, flip_tta=True, apply=False).temperature
     assert calibrate(model, shuffled, flip_tta=True, apply=False).temperature == \
         pytest.approx(expected, rel=1e-4)
+
+
+def test_the_report_shows_calibration_before_and_after(tmp_path: Path) -> None:
+    """A calibrated report keeps the scores at temperature 1: its figure draws both curves
+    and its summary has both errors; scores of another shape are refused."""
+    logits, labels = _sampled(2000, 5, 3)
+    before = _softmax(logits / 2.0)
+    after = _softmax(logits)
+    names = list("abcde")
+    report = tlkit.EvaluationReport(labels, after, class_names=names, uncalibrated=before)
+    summary = report.summary()
+    assert summary["expected_calibration_error_uncalibrated"] == pytest.approx(
+        expected_calibration_error(labels, before))
+    assert summary["expected_calibration_error"] < summary[
+        "expected_calibration_error_uncalibrated"] / 3
+    ax = report.plot_reliability(n_bins=10)
+    assert "before calibration" in ax.get_title()
+    (curve,) = [line for line in ax.get_lines() if line.get_label().startswith("before")]
+    table = tlkit.calibration.reliability_table(labels, before, 10)
+    np.testing.assert_allclose(curve.get_xdata(), table["confidence"])
+    plain = tlkit.EvaluationReport(labels, after, class_names=names)
+    assert "before" not in plain.plot_reliability().get_title()
+    assert plain.summary()["expected_calibration_error_uncalibrated"] is None
+    with pytest.raises(ValueError):
+        tlkit.EvaluationReport(labels, after, class_names=names, uncalibrated=before[:, :3])
+    report.plot_reliability().figure.savefig(tmp_path / "r.png", dpi=80)

@@ -67,7 +67,7 @@ def test_float_exports_match_keras(trained: tuple, tmp_path: Path, quantize: str
         assert np.abs(got - expected).mean() < 0.02
         assert np.mean(got.argmax(1) == expected.argmax(1)) >= 0.9
     assert (tmp_path / f"{path.stem}.labels.txt").read_text().split() == images.class_names
-    meta = lite.metadata
+    meta = lite.card.to_dict()
     assert meta["quantize"] == quantize and meta["image_size"] == [SIZE, SIZE]
     assert meta["input"]["dtype"] == "float32" and meta["resize"] == "stretch"
 
@@ -78,8 +78,8 @@ def test_int8_takes_uint8_pixels_agrees_on_top1_and_holds_only_int8_ops(
     path = export_model(model, tmp_path / "m_int8.tflite", quantize="int8",
                         class_names=images.class_names, representative=images)
     lite = LiteRTModel(path)
-    assert lite.metadata["input"]["dtype"] == "uint8"
-    assert lite.metadata["calibration_images"] == 48
+    assert lite.card.details["input"]["dtype"] == "uint8"
+    assert lite.card.details["calibration_images"] == 48
     pixels = _pixels(images)
     expected = model.predict(pixels, verbose=0)
     agreement = np.mean(lite.predict_proba(pixels).argmax(1) == expected.argmax(1))
@@ -113,7 +113,7 @@ def test_savedmodel_serves_raw_pixels_without_tlkit_layers(trained: tuple, tmp_p
     as_uint8 = np.round(pixels).astype("uint8")
     np.testing.assert_allclose(loaded.serve_uint8(tf.constant(as_uint8)).numpy(),
                                model.predict(as_uint8.astype("float32"), verbose=0), atol=1e-5)
-    assert (path / "labels.txt").is_file() and (path / "tlkit.json").is_file()
+    assert (path / "labels.txt").is_file() and (path / "model_card.json").is_file()
 
 
 def test_augmentation_is_left_out(trained: tuple) -> None:

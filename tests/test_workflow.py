@@ -300,8 +300,8 @@ def test_a_run_and_its_float32_export_give_the_same_answers(folder: Path, tmp_pa
     run.model.get_layer(index=-1).set_temperature(0.7)  # a temperature for the export to keep
     loaded = TrainingRun.load(run.save(tmp_path / "run"))
     lite = tlkit.LiteRTModel(tlkit.export_model(loaded, tmp_path / "run" / "model.tflite"))
-    assert lite.metadata["test_time_augmentation"] == "flip average in the graph"
-    assert lite.metadata["temperature"] == pytest.approx(run.temperature, abs=1e-5)
+    assert lite.card.test_time_augmentation == "flip average in the graph"
+    assert lite.card.temperature == pytest.approx(run.temperature, abs=1e-5)
     pixels = np.concatenate([x for x, _ in run.split.test.to_dataset(
         64, image_size=32).as_numpy_iterator()])
     np.testing.assert_allclose(lite.predict_proba(pixels), loaded.predict_proba(pixels),
@@ -343,7 +343,7 @@ def test_an_export_of_a_run_measures_itself_against_the_run(
                            augment="none")
     run = train(folder, backbone="tiny_test_net", weights=None, verbose=0, options=options)
     path = tlkit.export_model(run, tmp_path / "q.tflite", quantize="int8", max_drop=1.0)
-    fidelity = tlkit.LiteRTModel(path).metadata["fidelity"]
+    fidelity = tlkit.LiteRTModel(path).card.details["fidelity"]
     assert fidelity["checked"] and fidelity["split"] == "validation"
     assert fidelity["images"] == len(run.split.val)
     pixels = np.concatenate([x for x, _ in run.split.val.to_dataset(
@@ -365,4 +365,4 @@ def test_an_export_of_a_run_measures_itself_against_the_run(
         figures = tlkit.measure_fidelity(run, other, max_drop=0.0)
     assert figures["accuracy_delta_points"] < -30
     unchecked = tlkit.export_model(run, tmp_path / "f.tflite", check=None)
-    assert "fidelity" not in tlkit.LiteRTModel(unchecked).metadata
+    assert "fidelity" not in tlkit.LiteRTModel(unchecked).card.details

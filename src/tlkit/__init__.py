@@ -61,7 +61,11 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors (imported laz
     from tlkit.finetune import GradualUnfreeze, freeze, unfreeze
     from tlkit.heads import ClassifierHead, build_classifier
     from tlkit.interpolation import WeightInterpolation
+    from tlkit.inference import Predictor, load_predictor
     from tlkit.litert import LiteRTModel
+    from tlkit.model_card import ModelCard
+    from tlkit.onnx_model import OnnxModel
+    from tlkit.savedmodel import TensorFlowSavedModel
     from tlkit.schedules import ShiftedSchedule
     from tlkit.workflow import (
         STRATEGIES,
@@ -93,7 +97,11 @@ _SOURCES: dict[str, tuple[str, ...]] = {
     "tlkit.finetune": ("GradualUnfreeze", "freeze", "unfreeze"),
     "tlkit.heads": ("ClassifierHead", "build_classifier"),
     "tlkit.interpolation": ("WeightInterpolation",),
+    "tlkit.inference": ("Predictor", "load_predictor"),
     "tlkit.litert": ("LiteRTModel",),
+    "tlkit.model_card": ("ModelCard",),
+    "tlkit.onnx_model": ("OnnxModel",),
+    "tlkit.savedmodel": ("TensorFlowSavedModel",),
     "tlkit.schedules": ("ShiftedSchedule",),
     "tlkit.workflow": ("STRATEGIES", "TrainingOptions", "TrainingRun", "is_chief",
                        "make_strategy", "train", "worker_index"),
@@ -102,7 +110,8 @@ _MODULE_OF = {name: module for module, names in _SOURCES.items() for name in nam
 # Sub-packages and modules reachable as attributes after a bare ``import tlkit``, as before.
 _SUBMODULES = ("auditing", "augment", "backbones", "calibration", "class_weights", "data",
                "datasets", "evaluation", "export", "features", "fidelity", "finetune", "heads",
-               "interpolation", "litert", "schedules", "workflow")
+               "inference", "interpolation", "litert", "model_card", "onnx_model",
+               "savedmodel", "schedules", "workflow")
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -121,9 +130,13 @@ __all__ = [
     "ImageFolder",
     "ImageSet",
     "LiteRTModel",
+    "ModelCard",
+    "OnnxModel",
+    "Predictor",
     "Preprocessing",
     "ShiftedSchedule",
     "Split",
+    "TensorFlowSavedModel",
     "TrainingOptions",
     "TrainingRun",
     "WeightInterpolation",
@@ -148,6 +161,7 @@ __all__ = [
     "inference_model",
     "is_chief",
     "list_backbones",
+    "load_predictor",
     "make_strategy",
     "measure_fidelity",
     "plot_confusion_matrix",

@@ -11,7 +11,7 @@ from typing import Any
 
 __all__ = ["EXPORT_FORMATS", "QUANTIZATIONS", "QUICK", "STRATEGIES"]
 
-EXPORT_FORMATS = ("savedmodel", "tflite")
+EXPORT_FORMATS = ("savedmodel", "tflite", "onnx")
 """The formats :func:`tlkit.export_model` writes."""
 
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")

@@ -8,7 +8,8 @@
     tlkit audit FOLDER --output-dir DIR [--backbone B] [--weights W] [--image-size N]
     tlkit backbones
 
-``evaluate`` and ``predict`` take an exported ``.tflite`` file in place of RUN_DIR.
+``evaluate`` and ``predict`` take an exported model (a ``.tflite`` file or a SavedModel
+folder, recognised by what it holds) in place of RUN_DIR: :func:`tlkit.load_predictor`.
 
 Every option of :class:`tlkit.TrainingOptions` has a flag of the same name.
 
@@ -84,19 +85,10 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load(path: Path) -> Any:
-    """A run folder, or an exported .tflite file (run by LiteRT)."""
-    if path.suffix == ".tflite":
-        from tlkit.litert import LiteRTModel
-
-        return LiteRTModel(path)
-    from tlkit.workflow import TrainingRun
-
-    return TrainingRun.load(path)
-
-
 def _evaluate(args: argparse.Namespace) -> int:
-    model = _load(args.run_dir)
+    from tlkit.inference import load_predictor
+
+    model = load_predictor(args.run_dir)
     report = model.evaluate(args.folder, verbose=args.verbose)
     print(report)
     if args.output_dir is not None:
@@ -106,7 +98,9 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    model = _load(args.run_dir)
+    from tlkit.inference import load_predictor
+
+    model = load_predictor(args.run_dir)
     table = model.predict(args.images, top_k=args.top_k, verbose=min(args.verbose, 1))
     if args.format == "json":
         rows = [{"path": r.path, "error": r.error,
@@ -132,6 +126,7 @@ def _predict(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from tlkit.data import ImageFolder
     from tlkit.export import export_model
+    from tlkit.model_card import ModelCard
     from tlkit.workflow import TrainingRun
 
     run = TrainingRun.load(args.run_dir, data_root=args.data_root)
@@ -145,8 +140,7 @@ def _export(args: argparse.Namespace) -> int:
                         max_drop=args.max_drop / 100)
     size = sum(p.stat().st_size for p in path.rglob("*")) if path.is_dir() else path.stat().st_size
     print(f"{path}\t{size / 1e6:.2f} MB")
-    meta = path / "tlkit.json" if path.is_dir() else path.with_name(path.name + ".json")
-    fidelity = json.loads(meta.read_text()).get("fidelity", {})
+    fidelity = ModelCard.read(path).details.get("fidelity", {})
     if fidelity.get("checked"):
         f = fidelity
         print(f"checked on {f['images']:,} {f['split']} images: accuracy "

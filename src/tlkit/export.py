@@ -3,17 +3,17 @@
 Every export keeps the backbone's preprocessing inside (it takes raw RGB pixels in
 ``[0, 255]``), leaves the augmentation layers out, and keeps the calibrated temperature
 and (when the run used it) the flip test-time average in its graph, so it answers as the
-run does. Beside each file go ``<name>.labels.txt`` and ``<file>.json`` (class names,
-input size, resize mode, input type and quantization, test-time augmentation,
-temperature, versions), so an exported model can be used without tlkit;
-:class:`tlkit.LiteRTModel` runs a ``.tflite`` file and measures its accuracy.
+run does. Beside each file go its model card (:class:`tlkit.ModelCard`: ``<file>.json``,
+or ``model_card.json`` inside a SavedModel folder: class names, input size, resize mode,
+input type and quantization, test-time rule, temperature, versions) and
+``<name>.labels.txt``, so an exported model can be used without tlkit;
+:func:`tlkit.load_predictor` opens it as a :class:`tlkit.Predictor`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
 import shutil
 import warnings
@@ -31,6 +31,7 @@ from tlkit.augment import AugmentationLayer
 from tlkit.data import ImageSet
 from tlkit.fidelity import FIDELITY_SPLITS, measure_fidelity
 from tlkit.litert import LiteRTModel, interpreter_class, op_resolver_without_delegates
+from tlkit.model_card import ModelCard
 
 __all__ = ["EXPORT_FORMATS", "QUANTIZATIONS", "export_model", "inference_model"]
 
@@ -109,15 +110,30 @@ def _representative(images: Any, size: tuple[int, int], resize: str, count: int,
 
 # What a SavedModel export folder holds; anything else in it is the user's.
 _SAVEDMODEL_FILES = {"saved_model.pb", "fingerprint.pb", "variables", "assets", "tlkit.json",
-                     "labels.txt"}
+                     "model_card.json", "labels.txt"}
 
 
-def _temperature(model: keras.Model) -> float | None:
-    """The temperature in the model's head (applied inside the exported graph)."""
+def _card(run: Any, names: list[str], size: tuple[int, int], resize: str, format: str,  # noqa: A002
+          quantize: str, flip_tta: bool, model: keras.Model) -> ModelCard:
+    """The export's model card: the run's (if any), as this file answers.
+
+    A run that predicts with the flip average and a file without it in its graph: the
+    card says the predictor averages, so the file still answers as the run does.
+    """
     from tlkit.calibration import find_head
 
     head = find_head(model)
-    return None if head is None else round(head.temperature, 6)
+    run_flips = bool(run.options.tta) if run is not None else False
+    tta = "flip average in the graph" if flip_tta else \
+        "flip average by the predictor" if run_flips else "none"
+    base = run.card if run is not None else None
+    return ModelCard(
+        names, size, format=format, resize=resize, test_time_augmentation=tta,
+        temperature=None if head is None else round(head.temperature, 6), quantize=quantize,
+        backbone=base.backbone if base else "", weights=base.weights if base else None,
+        data_root=base.data_root if base else None,
+        source=str(run.source.resolve()) if run is not None and run.source else None,
+        versions=versions())
 
 
 def _check_replaceable(path: Path, format: str) -> None:  # noqa: A002
@@ -137,6 +153,12 @@ def _check_replaceable(path: Path, format: str) -> None:  # noqa: A002
             raise FileExistsError(
                 f"path={str(path)!r} is not an earlier SavedModel export ({what}); "
                 f"overwrite=True replaces only an export. Choose another path.")
+    elif format == "onnx":
+        card = ModelCard.read(path) if path.is_file() else None
+        if card is None or card.format != "onnx":
+            raise FileExistsError(
+                f"path={str(path)!r} is not an earlier .onnx export (no ONNX model card "
+                f"beside it); overwrite=True replaces only an export. Choose another path.")
     elif path.is_dir() or path.read_bytes()[4:8] != b"TFL3":  # the flatbuffer's identifier
         raise FileExistsError(
             f"path={str(path)!r} is not an earlier .tflite export (it is "
@@ -223,9 +245,10 @@ def export_model(
 
     Args:
         model: A classifier from :func:`tlkit.build_classifier` or a TrainingRun.
-        path: The ``.tflite`` file, or the SavedModel folder.
+        path: The ``.tflite`` or ``.onnx`` file, or the SavedModel folder.
         format: ``"savedmodel"`` (TensorFlow Serving; signatures ``serve`` for float32
-            pixels and ``serve_uint8``) or ``"tflite"``.
+            pixels and ``serve_uint8``), ``"tflite"``, or ``"onnx"`` (float32 pixels in;
+            needs ``pip install "tlkit[deploy]"``).
         quantize: TFLite precision: ``"none"`` (float32), ``"float16"`` weights,
             ``"dynamic"`` range (int8 weights), or full ``"int8"`` (uint8 pixels in,
             float32 probabilities out, calibrated on ``representative``).
@@ -242,9 +265,12 @@ def export_model(
         flip_tta: Bake the mean of each image and its mirror into the graph (see
             :func:`inference_model`), so the file answers as the run does; default:
             what the run predicts with (``options.tta``), ``False`` for a plain model.
+            ``False`` for a run that predicts with the flip: the file runs once per image,
+            and its card says "flip average by the predictor" (tlkit's predictors then
+            average, so the numbers stay the run's; other runtimes should too).
         check: For a run, measure the file against the run on its ``"validation"``
             (default) or ``"test"`` images (:func:`measure_fidelity`) and record the
-            figures under ``fidelity`` in the export's JSON; ``None`` skips it.
+            figures under ``fidelity`` in the export's card; ``None`` skips it.
         max_drop: Warn when the check loses more accuracy than this (0.005 = 0.5 pt).
 
     Returns:
@@ -280,9 +306,9 @@ def export_model(
     if check is not None:  # checked before anything is written
         check_choice("check", check, FIDELITY_SPLITS)
     max_drop = check_number("max_drop", max_drop, low=0.0, high=1.0)
-    if format == "savedmodel" and quantize != "none":
-        raise ValueError(f"quantize applies to TFLite only; a SavedModel keeps float32 weights. "
-                         f"Received: format='savedmodel', quantize={quantize!r}.")
+    if format != "tflite" and quantize != "none":
+        raise ValueError(f"quantize applies to TFLite only; a {format} export keeps float32 "
+                         f"weights. Received: format={format!r}, quantize={quantize!r}.")
     run = model if hasattr(model, "class_names") and hasattr(model, "model") else None
     keras_model = run.model if run is not None else model
     names = list(class_names or (run.class_names if run is not None else []))
@@ -311,26 +337,29 @@ def export_model(
         if path.exists():  # checked above: an earlier SavedModel export, or empty
             shutil.rmtree(path)
         _savedmodel(inference, path)
-        meta_path, labels_path = path / "tlkit.json", path / "labels.txt"
         details: dict[str, Any] = {"input": {"dtype": "float32 or uint8 (serve_uint8)"}}
+        outputs = int(inference.output_shape[-1])
+    elif format == "onnx":
+        from tlkit.onnx_model import write_onnx
+
+        write_onnx(inference, path)
+        details = {"input": {"dtype": "float32"}}
+        outputs = int(inference.output_shape[-1])
     else:
         content = _tflite(inference, quantize, calibration)
         _check_builtin(content, quantize)
         path.write_bytes(content)
-        # Per file: two exports into one folder keep their own class names.
-        meta_path = path.with_name(path.name + ".json")
-        labels_path = path.with_name(path.stem + ".labels.txt")
         details = LiteRTModel(path, class_names=names or None).io_details()
-    meta = {"format": format, "quantize": quantize, "class_names": names,
-            "image_size": list(size), "resize": resize, "pixels": "RGB in [0, 255]",
-            "calibration_images": len(calibration) if calibration else 0,
-            "test_time_augmentation": "flip average in the graph" if flip_tta else "none",
-            "temperature": _temperature(keras_model),
-            **details, "versions": versions()}
-    meta_path.write_text(json.dumps(meta, indent=2) + "\n")
-    if names:
+        outputs = int(details["output"]["shape"][-1])
+    card = _card(run, names or [str(i) for i in range(outputs)], size, resize, format,
+                 quantize, flip_tta, keras_model)
+    card.details = {**details, "calibration_images": len(calibration) if calibration else 0}
+    card.write(path)
+    if names:  # per file: two exports into one folder keep their own class names
+        labels_path = path / "labels.txt" if path.is_dir() else \
+            path.with_name(path.stem + ".labels.txt")
         labels_path.write_text("\n".join(names) + "\n")
     if run is not None and check is not None:  # the file is complete: now measure it
-        meta["fidelity"] = measure_fidelity(run, path, split=check, max_drop=max_drop)
-        meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+        card.details["fidelity"] = measure_fidelity(run, path, split=check, max_drop=max_drop)
+        card.write(path)
     return path

@@ -10,7 +10,6 @@ the largest probability change, size and latency.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import warnings
@@ -37,15 +36,17 @@ def _sample(images: ImageSet, count: int) -> ImageSet:
 
 
 def _export_scorer(path: Path, class_names: list[str]) -> Any:
-    """A function from pixels to probabilities for an exported file or folder."""
-    if path.is_dir():  # a SavedModel export
-        import tensorflow as tf
+    """A function from pixels to probabilities, columns in ``class_names`` order, for an
+    exported file or folder: its own predictor, so the test-time rule of its model card
+    applies as it does for a user, and its classes are matched to the run's by name."""
+    from tlkit.inference import load_predictor
 
-        loaded = tf.saved_model.load(str(path))
-        return lambda pixels: loaded.serve(tf.constant(pixels, tf.float32)).numpy()
-    from tlkit.litert import LiteRTModel
-
-    return LiteRTModel(path, class_names=class_names).predict_proba
+    predictor = load_predictor(path)
+    if sorted(predictor.class_names) != sorted(class_names):
+        raise ValueError(f"path={str(path)!r} has classes {predictor.class_names[:5]}..., not "
+                         f"the run's {class_names[:5]}...: it was exported from another model.")
+    order = [predictor.class_names.index(name) for name in class_names]
+    return lambda pixels: predictor.predict_proba(pixels)[:, order]
 
 
 def _latency_ms(score: Any, pixels: np.ndarray, repeats: int = 10) -> float:
@@ -128,16 +129,11 @@ def measure_fidelity(run: Any, path: str | os.PathLike[str], *, split: str = "va
         "size_mb": round(size / 1e6, 2),
         "latency_ms_per_image": _latency_ms(score, pixels),
     }
-    meta = path / "tlkit.json" if path.is_dir() else path.with_name(path.name + ".json")
-    flip_differs = meta.is_file() and bool(run.options.tta) != (json.loads(
-        meta.read_text()).get("test_time_augmentation", "none") != "none")
     if source_accuracy - export_accuracy > max_drop:
         warnings.warn(
             f"{path.name} loses {source_accuracy - export_accuracy:.2%} accuracy on "
             f"{len(labels):,} {split} images against the model it came from (top-1 agreement "
             f"{figures['top1_agreement']:.2%}, largest probability change "
             f"{figures['max_probability_change']:.2f}); above max_drop={max_drop:g}. Try a "
-            f"precision that keeps more: quantize='float16' or 'dynamic'"
-            + (", and keep the run's flip average (flip_tta=True)" if flip_differs else "")
-            + ".", stacklevel=2)
+            f"precision that keeps more: quantize='float16' or 'dynamic'.", stacklevel=2)
     return figures

@@ -36,9 +36,16 @@ class ReportMetrics:
 
     def __init__(self, y_true: Any, y_score: Any, *, class_names: Sequence[str],
                  paths: Sequence[str | os.PathLike[str]] | None = None,
-                 context: Mapping[str, Any] | None = None) -> None:
+                 context: Mapping[str, Any] | None = None, uncalibrated: Any = None) -> None:
         names = check_names("class_names", class_names, minimum=2)
         self.y_true, self.y_pred, self.y_score = validated(y_true, y_score, len(names))
+        self.uncalibrated = None
+        if uncalibrated is not None:  # the same images before calibration (temperature 1)
+            before = validated(self.y_true, uncalibrated, len(names))[2]
+            if before is None or self.y_score is None:
+                raise ValueError("uncalibrated must be class probabilities (n, k), and y_score "
+                                 "too: it is the same images' scores before calibration.")
+            self.uncalibrated = before
         self.class_names = names
         self.paths = None if paths is None else validated_paths(paths, self.y_true.size)
         self.context = validated_context(context)
@@ -319,6 +326,8 @@ class ReportMetrics:
             "weighted_recall": self.weighted["recall"],
             "weighted_f1": self.weighted["f1"],
             "expected_calibration_error": self.expected_calibration_error(),
+            "expected_calibration_error_uncalibrated": None if self.uncalibrated is None
+            else expected_calibration_error(self.y_true, self.uncalibrated),
         }
 
     def to_dict(self) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from tlkit._checks import check_int
+from tlkit.calibration import expected_calibration_error, reliability_table
 from tlkit.evaluation.metrics import ReportMetrics
 
 __all__ = ["RECALL_BANDS", "plot_confusion_matrix", "plot_per_class_recall", "plot_reliability"]
@@ -187,19 +188,28 @@ def plot_reliability(report: ReportMetrics, *, n_bins: int = 15,
     width = 1.0 / n_bins
     ax.bar(table["low"], table["accuracy"], width=width, align="edge", alpha=0.8,
            edgecolor="black", label="accuracy of the bin's images")
+    # The gap between each bar and its images' mean confidence: above the bar, the model
+    # is over-confident there; below its top, under-confident.
+    ax.bar(table["low"], table["confidence"] - table["accuracy"], bottom=table["accuracy"],
+           width=width, align="edge", color="#d62728", alpha=0.35, hatch="//",
+           edgecolor="#d62728", linewidth=0, label="gap to the mean confidence")
     ax.plot([0, 1], [0, 1], "--", color="gray", label="perfect calibration")
-    ax.plot(table["confidence"], table["accuracy"], "o", color="#d62728", markersize=3,
-            label="mean confidence in the bin")
+    ece = report.expected_calibration_error(n_bins)
+    title = f"Reliability: expected calibration error {ece:.3f}"
+    if report.uncalibrated is not None:
+        before = reliability_table(report.y_true, report.uncalibrated, n_bins)
+        ax.plot(before["confidence"], before["accuracy"], "o-", color="#444444", markersize=4,
+                linewidth=1.2, label="before calibration (accuracy at mean confidence)")
+        title += (f"\n(before calibration: "
+                  f"{expected_calibration_error(report.y_true, report.uncalibrated, n_bins):.3f})")
     for row in table.itertuples():  # how many images each bar stands for, at its foot
         ax.text(row.low + width / 2, 0.015, str(row.count), ha="center", va="bottom",
                 fontsize=7, rotation=90 if n_bins > 10 else 0)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
-    ax.set_xlabel("confidence (top-1 probability)")
+    ax.set_xlabel("confidence (top-1 probability); numbers: images per bin")
     ax.set_ylabel("accuracy")
-    ax.set_title(f"Reliability (expected calibration error "
-                 f"{report.expected_calibration_error(n_bins):.4f});\nnumbers: images per bin",
-                 fontsize=10)
+    ax.set_title(title, fontsize=10)
     # Below the axes, where no bar can be.
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=1, fontsize=8,
               frameon=False)

@@ -43,6 +43,8 @@ class EvaluationReport(ReportMetrics):
             ``path`` column and the saved page shows the misclassified images.
         context: What was evaluated (model, data, split...), shown on top of the
             saved page and kept in ``report.json``; a ``"title"`` entry titles the page.
+        uncalibrated: When ``y_score`` is calibrated: the same images' probabilities
+            before calibration (temperature 1). The reliability figure then shows both.
 
     Raises:
         ValueError: Empty input, different lengths, ``class_names`` of the wrong
@@ -56,6 +58,7 @@ class EvaluationReport(ReportMetrics):
         class_names: Class names.
         paths: Image files, one per row, or ``None``.
         context: The ``context`` given (a dict, empty by default).
+        uncalibrated: The probabilities before calibration, or ``None``.
 
     Example:
         >>> report = EvaluationReport.from_predictions(
@@ -188,7 +191,7 @@ class EvaluationReport(ReportMetrics):
             ...                                         [0.1, 0.8, 0.1], [0.2, 0.1, 0.7]],
             ...                           class_names=["ant", "bee", "cow"])
             >>> report.plot_reliability(n_bins=5).get_xlabel()
-            'confidence (top-1 probability)'
+            'confidence (top-1 probability); numbers: images per bin'
         """
         return plot_reliability(self, n_bins=n_bins, ax=ax)
 

@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from tlkit.data import ImageSet, Split
 
@@ -38,3 +39,21 @@ def data_root_of(split: Split | None) -> str | None:
     """The deepest folder holding every image of ``split`` (absolute), or ``None``."""
     paths = [os.path.abspath(p) for part in (split or ()) for p in part.paths]
     return os.path.commonpath([os.path.dirname(p) for p in paths]) if paths else None
+
+
+def read_split(path: Any, names: list[str], saved_root: str | None,
+               data_root: Any) -> Split | None:
+    """The split of a run folder's ``split.csv`` (``None`` if absent), images under
+    ``data_root`` when given (they moved), else under the root the run was saved with."""
+    if not path.is_file():
+        return None
+    table = pd.read_csv(path)
+    if saved_root is None and len(table):  # saved with absolute paths (before 0.x)
+        saved_root = os.path.commonpath([os.path.dirname(p) for p in table["path"]])
+        table["path"] = [os.path.relpath(p, saved_root) for p in table["path"]]
+    root = os.fspath(data_root) if data_root is not None else saved_root or ""
+    paths = table["path"].map(lambda p: os.path.join(root, p))
+    labels = table["class"].map({n: i for i, n in enumerate(names)})
+    return Split(*(ImageSet(paths[table["split"] == part].tolist(),
+                            labels[table["split"] == part].to_numpy(), names)
+                   for part in ("train", "val", "test")))

@@ -1,7 +1,7 @@
 """TrainingRun: what :func:`tlkit.train` returns, saved as one run folder and loaded back.
 
-A run folder holds ``model.keras``, ``labels.txt``, ``config.json`` (backbone, weights,
-options, versions), ``metrics.json``, ``history.csv`` and ``history.png``,
+A run folder holds ``model.keras``, ``model_card.json`` (:class:`tlkit.ModelCard`: how
+the model answers), ``labels.txt``, ``config.json`` (backbone, weights, options, versions), ``metrics.json``, ``history.csv`` and ``history.png``,
 ``augmentation_preview.png``, ``split.csv`` (each image's path relative to the data root
 that ``config.json`` records, its class and split) and
 ``report/`` (the test report, or the validation report when there is no test split). :meth:`TrainingRun.load` reads it back to predict and
@@ -31,14 +31,15 @@ from tlkit._predict import labels_by_name, predict_with_labels, prediction_table
 from tlkit.calibration import find_head
 from tlkit.data import ImageFolder, ImageSet, Split
 from tlkit.evaluation import EvaluationReport, plot_history
-from tlkit.workflow._run_files import carried_files, data_root_of, preview_images
+from tlkit.model_card import ModelCard
+from tlkit.workflow._run_files import carried_files, data_root_of, preview_images, read_split
 from tlkit.workflow.distribute import is_chief
 from tlkit.workflow.options import TrainingOptions
 
 __all__ = ["RUN_FILES", "TrainingRun"]
 
-RUN_FILES = ("model.keras", "labels.txt", "config.json", "metrics.json", "history.csv",
-             "history.png", "augmentation_preview.png", "split.csv", "report")
+RUN_FILES = ("model.keras", "labels.txt", "config.json", "model_card.json", "metrics.json",
+             "history.csv", "history.png", "augmentation_preview.png", "split.csv", "report")
 """What a run folder holds; the first three are needed to load it."""
 
 
@@ -94,6 +95,7 @@ class TrainingRun:
         self.metrics = dict(metrics or {})
         self.split = split
         self.source: Path | None = None  # the run folder it was loaded from, if any
+        self._saved_card: ModelCard | None = None  # the card it was loaded with, if any
 
     def __repr__(self) -> str:
         shown = {k: round(v, 4) for k, v in self.metrics.items()
@@ -112,6 +114,24 @@ class TrainingRun:
     def image_size(self) -> tuple[int, int]:
         """``(height, width)`` the model takes."""
         return tuple(int(s) for s in self.model.input_shape[1:3])  # type: ignore[return-value]
+
+    @property
+    def card(self) -> ModelCard:
+        """The :class:`tlkit.ModelCard` of the run's model (written as ``model_card.json``).
+
+        Its test-time rule is the run's: with ``options.tta``, "flip average by the
+        predictor" (:meth:`predict_proba` averages each image and its mirror).
+        """
+        root = data_root_of(self.split)
+        saved = self._saved_card  # versions and date of the model, not of this process
+        return ModelCard(
+            self.class_names, self.image_size, format="keras", resize=self.options.resize,
+            test_time_augmentation="flip average by the predictor" if self.options.tta
+            else "none", temperature=self.temperature, backbone=self.backbone,
+            weights=self.weights, data_root=root,
+            split="split.csv" if self.split is not None and root is not None else None,
+            versions=saved.versions if saved is not None else versions(),
+            **({"saved": saved.saved} if saved is not None else {}))
 
     # Saving and loading ------------------------------------------------------------------
     def save(self, directory: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
@@ -165,6 +185,7 @@ class TrainingRun:
                   "saved": datetime.datetime.now(datetime.timezone.utc).isoformat(
                       timespec="seconds")}
         (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+        self.card.write(folder)
         (folder / "metrics.json").write_text(json.dumps(self.metrics, indent=2) + "\n")
         if len(self.history):
             self.history.to_csv(folder / "history.csv")
@@ -260,33 +281,28 @@ class TrainingRun:
             raise ValueError(f"directory={str(folder)!r} is not a run folder: it has no "
                              f"{', '.join(missing)} (a run folder holds {', '.join(RUN_FILES)}).")
         config = json.loads((folder / "config.json").read_text())
-        names = (folder / "labels.txt").read_text().splitlines()
+        card = ModelCard.read(folder)  # None for a run saved before cards
+        names = card.class_names if card is not None else \
+            (folder / "labels.txt").read_text().splitlines()
         metrics = json.loads((folder / "metrics.json").read_text()) \
             if (folder / "metrics.json").is_file() else {}
         history = pd.read_csv(folder / "history.csv", index_col=0) \
             if (folder / "history.csv").is_file() else None
-        split = None
-        if (folder / "split.csv").is_file():
-            table = pd.read_csv(folder / "split.csv")
-            saved_root = config.get("data_root")
-            if saved_root is None and len(table):  # saved with absolute paths (before 0.x)
-                saved_root = os.path.commonpath([os.path.dirname(p) for p in table["path"]])
-                table["path"] = [os.path.relpath(p, saved_root) for p in table["path"]]
-            root = os.fspath(data_root) if data_root is not None else saved_root or ""
-            paths = table["path"].map(lambda p: os.path.join(root, p))
-            labels = table["class"].map({n: i for i, n in enumerate(names)})
-            split = Split(*(ImageSet(paths[table["split"] == part].tolist(),
-                                     labels[table["split"] == part].to_numpy(), names)
-                            for part in ("train", "val", "test")))
+        split = read_split(folder / "split.csv", names, config.get("data_root"), data_root)
         model = keras.saving.load_model(folder / "model.keras")
         run = cls(model, names, options=TrainingOptions.from_dict(config.get("options", {})),
                   backbone=config.get("backbone", ""), weights=config.get("weights"),
                   history=history, metrics=metrics, split=split)
         run.source = folder
+        run._saved_card = card  # set by the class's own loader
+        if card is not None and tuple(card.image_size) != run.image_size:
+            raise ValueError(f"directory={str(folder)!r}: model_card.json says image_size="
+                             f"{card.image_size} but model.keras takes {run.image_size}; the "
+                             f"files come from different runs.")
         return run
 
     # Using the model ---------------------------------------------------------------------
-    def predict_proba(self, pixels: Any, *, batch_size: int = 64, verbose: int = 0) -> np.ndarray:
+    def predict_proba(self, pixels: Any, *, verbose: int = 0, batch_size: int = 64) -> np.ndarray:
         """Class probabilities for pixels, as every prediction of the run makes them.
 
         The same numbers as :meth:`predict`, :meth:`evaluate` and an export of the run:

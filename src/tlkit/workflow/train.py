@@ -295,11 +295,12 @@ def train(
             view_scores, labels = predictions[split_name]
             scores = view_scores.mean(axis=0) if calibration is None else \
                 tempered_mean(view_scores, calibration.temperature)
+            before = view_scores.mean(axis=0) if calibration is not None else None
             reports[split_name] = EvaluationReport(labels, scores, class_names=names,
-                                                   paths=part.paths, context=context)
-            if calibration is not None:
-                uncalibrated[split_name] = expected_calibration_error(
-                    labels, view_scores.mean(axis=0))
+                                                   paths=part.paths, context=context,
+                                                   uncalibrated=before)
+            if before is not None:
+                uncalibrated[split_name] = expected_calibration_error(labels, before)
     phases["evaluation"] += time.perf_counter() - t
 
     history = pd.concat(
