@@ -121,8 +121,8 @@ def _parser() -> argparse.ArgumentParser:
                         default="none", help="TFLite precision (int8: calibrated on the run's "
                         "training images, or --representative)")
     export.add_argument("--output", type=Path, default=None,
-                        help="file or folder to write (default: RUN_DIR/export/model_QUANT.tflite "
-                             "or RUN_DIR/export/savedmodel)")
+                        help="file or folder to write (default: RUN_DIR/export/model_QUANT.tflite, "
+                             "RUN_DIR/export/model.onnx or RUN_DIR/export/savedmodel)")
     export.add_argument("--representative", type=Path, default=None,
                         help="a folder of images (one sub-folder per class) to calibrate int8 on")
     export.add_argument("--overwrite", action="store_true")

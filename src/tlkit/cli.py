@@ -3,7 +3,7 @@
     tlkit train FOLDER --output-dir DIR [--backbone NAME] [--weights imagenet|PATH] [--quick]
     tlkit evaluate RUN_DIR FOLDER [--output-dir DIR]
     tlkit predict RUN_DIR IMAGE_OR_FOLDER... [--top-k K] [--format table|json|csv]
-    tlkit export RUN_DIR --format savedmodel|tflite [--quantize none|float16|dynamic|int8]
+    tlkit export RUN_DIR --format savedmodel|tflite|onnx [--quantize none|float16|dynamic|int8]
                  [--check validation|test|none] [--max-drop PT] [--data-root DIR]
     tlkit audit FOLDER --output-dir DIR [--backbone B] [--weights W] [--image-size N]
     tlkit backbones
@@ -130,7 +130,8 @@ def _export(args: argparse.Namespace) -> int:
     from tlkit.workflow import TrainingRun
 
     run = TrainingRun.load(args.run_dir, data_root=args.data_root)
-    name = "savedmodel" if args.format == "savedmodel" else f"model_{args.quantize}.tflite"
+    name = {"savedmodel": "savedmodel", "onnx": "model.onnx"}.get(
+        args.format, f"model_{args.quantize}.tflite")
     output = args.output or args.run_dir / "export" / name
     representative = ImageFolder(args.representative, verbose=min(args.verbose, 1)) \
         if args.representative else None
