@@ -37,6 +37,10 @@ def main() -> None:
     report.context.update(run.report_context(
         f"{len(test):,} test images of Caltech-101 (101_ObjectCategories without "
         f"BACKGROUND_Google; stratified 20 % split, seed {run.options.seed})", split="test"))
+    if "validation_accuracy" in run.metrics:  # beside the test figure on the first screen
+        report.context["validation accuracy"] = (
+            f"{100 * run.metrics['validation_accuracy']:.1f} % of "
+            f"{run.metrics['validation_images']:,} images")
     output.mkdir(parents=True, exist_ok=True)
     for name in ("history.png", "augmentation_preview.png", "metrics.json"):
         shutil.copy(args.run_dir / name, output / name)

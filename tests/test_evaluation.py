@@ -174,7 +174,7 @@ def test_save_writes_every_file_and_a_working_page(tmp_path: Path) -> None:
     assert "confusion_matrix.png" in collector.links
     assert {n for n in expected if n.endswith((".csv", ".json"))} <= set(collector.links)
     assert all((tmp_path / "report" / link).is_file() for link in collector.links)
-    assert collector.tables == 4  # context, summary, confused pairs, per class
+    assert collector.tables == 5  # thresholds, context, confused pairs, per class, all figures
     written = pd.read_csv(paths["predictions.csv"], index_col=0)
     assert list(written.columns) == ["true", "predicted", "correct", "confidence",
                                      "true_probability", "loss"]

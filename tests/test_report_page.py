@@ -114,16 +114,22 @@ def test_page_shows_the_mistakes_context_and_zoomed_matrix(folder: ImageFolder,
     assert "../history.png" in page.links
 
     # Gallery: the mistakes, most confident first, as embedded JPEG thumbnails.
-    assert page.headings[:3] == ["Summary", "Most confident mistakes", "Most confused pairs"]
+    assert page.headings[:3] == ["What was evaluated", "Most confident mistakes",
+                                 "Most confused pairs"]
     gallery = [img for img in page.images if img["src"].startswith("data:image/jpeg")
                and "taken for" not in img["alt"]]
     order = sorted(wrong, key=wrong.get, reverse=True)
     assert len(gallery) == len(wrong)
-    for img, image in zip(gallery, order):
+    tiles = [c for c in page.captions if c.startswith(tuple(Path(p).name for p in folder.paths))]
+    for img, caption, image in zip(gallery, tiles, order, strict=True):
         true = folder.class_names[folder.labels[image]]
         predicted = folder.class_names[(folder.labels[image] + 1) % 3]
         assert f"true {true}" in img["alt"] and f"predicted {predicted}" in img["alt"]
-        assert f"({100 * wrong[image]:.0f} %)" in img["alt"]
+        assert caption.startswith(Path(folder.paths[image]).name)
+        true_probability = (1 - wrong[image]) / 2
+        assert (f"predicted {predicted}true {true}{100 * wrong[image]:.0f} % vs true "
+                f"{100 * true_probability:.1f} %; loss {-np.log(true_probability):.2f}") in caption
+        assert Path(folder.paths[image]).resolve().as_uri() in page.links
     thumbnail = Image.open(io.BytesIO(base64.b64decode(gallery[0]["src"].split(",", 1)[1])))
     assert thumbnail.format == "JPEG" and max(thumbnail.size) <= 160
 
@@ -220,3 +226,62 @@ def test_evaluating_traces_one_function_whatever_the_batch_sizes() -> None:
     traced = list(_predict._TRACED[model].values())
     assert len(traced) == 1
     assert traced[0].experimental_get_tracing_count() == 1
+
+
+def test_the_first_screen_answers_with_figures_a_reader_can_check(tmp_path: Path) -> None:
+    """Accuracy with its Wilson interval, worst classes as k/n, confused pairs, calibration in
+    words and what a confidence threshold keeps; the zoomed matrix's rows add up to 1; a sure
+    mistake that gives the given label almost nothing is marked as a possible label error."""
+    from scipy.stats import binomtest
+
+    from tlkit.evaluation.first_screen import accuracy_interval, threshold_table
+
+    rng = np.random.default_rng(5)
+    k, n = 30, 1500
+    y_true = rng.integers(0, k, n)
+    logits = rng.normal(0, 1, (n, k))
+    logits[np.arange(n), y_true] += 4.0
+    scores = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    scores[0] = 0.001 / (k - 1)
+    scores[0, (y_true[0] + 1) % k] = 0.999  # sure, and the given label gets 0.1 %
+    names = [f"class{i:02d}" for i in range(k)]
+    paths = [str(tmp_path / f"img{i}.png") for i in range(n)]
+    report = EvaluationReport(y_true, scores, class_names=names, paths=paths,
+                              context={"validation accuracy": "91.0 % of 300 images"})
+    files = report.save(tmp_path / "report")
+    text = files["index.html"].read_text()
+    right = int((report.y_true == report.y_pred).sum())
+    low, high = accuracy_interval(right, n)
+    wilson = binomtest(right, n).proportion_ci(confidence_level=0.95, method="wilson")
+    assert (low, high) == (pytest.approx(wilson.low), pytest.approx(wilson.high))
+    first = text[text.index('<section class="first">'):text.index("</section>")]
+    assert f"Accuracy <b>{100 * report.accuracy:.1f} %</b>" in first
+    assert f"{right:,} of {n:,} images; 95 % interval {100 * low:.1f} % to {100 * high:.1f} %" \
+        in first
+    assert "validation 91.0 % of 300 images" in first
+    worst = report.worst_classes(1)
+    name = worst.index[0]
+    diagonal = int(report.confusion_matrix()[names.index(name), names.index(name)])
+    assert f"{name} {diagonal}/{int(worst['support'].iloc[0])}" in first
+    pair = report.most_confused(1).iloc[0]
+    assert f"{pair['true']} → {pair['predicted']} ({pair['count']} of" in first
+    table = threshold_table(report)
+    confidence = scores.max(axis=1)
+    kept = confidence >= 0.9
+    assert table.loc[2, "images"] == kept.sum()
+    assert table.loc[2, "accuracy"] == pytest.approx((y_true == scores.argmax(1))[kept].mean())
+    assert f"{kept.sum():,} ({100 * kept.mean():.1f} %)" in first
+    words = "Under-confident" if confidence.mean() < report.accuracy else "Over-confident"
+    assert words in first if report.expected_calibration_error() >= 0.02 else "Calibrated" in first
+    saved = report.to_dict()["first_screen"]
+    assert saved["accuracy_interval_95"] == [pytest.approx(low), pytest.approx(high)]
+    # The zoom: every row sums to 1 with the "other classes" column.
+    ax = report.plot_confusion_matrix(only_confused=10)
+    cells = np.ma.filled(ax.collections[0].get_array(), 0).reshape(len(ax.get_yticks()), -1)
+    assert ax.get_xticklabels()[-1].get_text() == "other classes"
+    np.testing.assert_allclose(cells.sum(axis=1), 1.0, atol=1e-9)
+    assert "square-root" in ax.figure.axes[-1].get_ylabel()
+    # The label-error badge: on the sure mistake only.
+    assert text.count('class="badge">possible label error') == 1
+    tile = text[text.index("img0.png</a>"):]
+    assert tile.index("possible label error") < tile.index("</figure>")

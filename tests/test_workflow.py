@@ -65,10 +65,14 @@ def test_train_runs_the_whole_recipe(run: TrainingRun) -> None:
 
 
 def test_history_marks_the_first_fine_tuning_epoch(run: TrainingRun) -> None:
-    """Two frozen epochs (drawn at x=1, 2), then fine-tuning: the line sits at 2.5."""
-    marker = [line for line in run.plot_history()[0].get_lines()
-              if line.get_label() == "fine-tuning starts"][0]
-    assert list(marker.get_xdata()) == [2.5, 2.5]
+    """Two frozen epochs, then fine-tuning: its shading starts where the frozen phase's
+    recorded time (feature extraction and head training) ends."""
+    wall = run.metrics["wall_seconds"]
+    frozen_end = wall["feature_extraction"] + wall["head_training"]
+    spans = run.plot_history()[0].patches
+    assert len(spans) == 2
+    assert spans[1].get_x() == pytest.approx(frozen_end)  # fine-tuning from here
+    assert spans[0].get_x() + spans[0].get_width() == pytest.approx(frozen_end)
 
 
 def test_run_folder_round_trip_predicts_identically(run: TrainingRun, folder: Path,
@@ -366,3 +370,22 @@ def test_an_export_of_a_run_measures_itself_against_the_run(
     assert figures["accuracy_delta_points"] < -30
     unchecked = tlkit.export_model(run, tmp_path / "f.tflite", check=None)
     assert "fidelity" not in tlkit.LiteRTModel(unchecked).card.details
+
+
+def test_the_training_curves_name_the_phases_the_floor_and_the_saved_model(
+        run: TrainingRun) -> None:
+    from tlkit.workflow._history_figure import smoothing_floor
+
+    loss, accuracy = run.plot_history()
+    texts = [t.get_text() for t in loss.texts]
+    assert any(t.startswith("frozen backbone") for t in texts)
+    assert any(t.startswith("fine-tuning") for t in texts)
+    (floor,) = [line for line in loss.get_lines() if line.get_label().startswith("lowest loss")]
+    assert floor.get_ydata()[0] == pytest.approx(smoothing_floor(run.options.label_smoothing, 3))
+    assert np.all(run.history["loss"] >= floor.get_ydata()[0] - 1e-6)  # it is a floor
+    (star,) = [line for line in accuracy.get_lines() if line.get_label().startswith("saved")]
+    assert star.get_ydata()[0] == pytest.approx(run.metrics["validation_accuracy"])
+    # Wall-clock axis: the fine-tuning epochs end where the run's recorded time does.
+    wall = run.metrics["wall_seconds"]
+    end = wall["feature_extraction"] + wall["head_training"] + wall["fine_tuning"]
+    assert star.get_xdata()[0] == pytest.approx(end)

@@ -338,11 +338,14 @@ class ReportMetrics:
             >>> from tlkit import EvaluationReport
             >>> report = EvaluationReport.from_predictions([0, 1], [0, 0], class_names=["a", "b"])
             >>> sorted(json.loads(json.dumps(report.to_dict())))
-            ['class_names', 'confusion_matrix', 'context', 'most_confused', 'per_class', 'summary']
+            ['class_names', 'confusion_matrix', 'context', 'first_screen', 'most_confused', 'per_class', 'summary']
         """
+        from tlkit.evaluation.first_screen import summary_figures  # it reads a report
+
         per_class = self.per_class.reset_index()
         return {
             "summary": self.summary(),
+            "first_screen": summary_figures(self),
             "class_names": list(self.class_names),
             "per_class": json.loads(per_class.to_json(orient="records")),
             "confusion_matrix": self.confusion_matrix().tolist(),

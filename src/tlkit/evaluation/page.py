@@ -11,18 +11,27 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from tlkit.evaluation.first_screen import first_screen
 from tlkit.evaluation.gallery import thumbnail_uri
 from tlkit.evaluation.metrics import ReportMetrics
 from tlkit.evaluation.render import headline
 
-__all__ = ["GALLERY_SIZE", "PAIRS_SHOWN", "html_document", "to_html"]
+__all__ = ["GALLERY_SIZE", "LABEL_ERROR_CONFIDENCE", "LABEL_ERROR_TRUE_PROBABILITY", "PAIRS_SHOWN",
+           "html_document", "possible_label_error", "to_html"]
 
 GALLERY_SIZE = 24
 """Most confident mistakes shown as thumbnails on the page (all are in ``predictions.csv``)."""
+
+LABEL_ERROR_CONFIDENCE = 0.9
+"""A mistake made with at least this probability ..."""
+
+LABEL_ERROR_TRUE_PROBABILITY = 0.02
+"""... giving the true class less than this is marked "possible label error"."""
 
 PAIRS_SHOWN = 20
 """Most-confused pairs listed on the page, each with up to three example thumbnails."""
@@ -46,6 +55,10 @@ figure.plot img{max-width:100%}
 figcaption{color:#555;font-size:.9em;margin-top:.3em}
 .muted{color:#666}
 details{margin:.5em 0}
+.first{background:#f6f8fa;border:1px solid #e1e4e8;border-radius:6px;padding:.4em 1.2em}
+.first .big{font-size:1.5em;margin:.4em 0}
+.badge{background:#d62728;color:#fff;border-radius:3px;padding:0 .3em;font-size:.85em}
+.gallery figcaption a{color:#555;word-break:break-all}
 """
 
 _SORT_SCRIPT = """
@@ -66,6 +79,12 @@ document.querySelectorAll("table.sortable").forEach(function(table){
   });
 });
 """
+
+
+def possible_label_error(confidence: float, true_probability: float) -> bool:
+    """Whether a mistake looks like a wrong label rather than a wrong answer: the model is
+    sure of its answer and gives the given label almost nothing."""
+    return confidence >= LABEL_ERROR_CONFIDENCE and true_probability < LABEL_ERROR_TRUE_PROBABILITY
 
 
 def _e(value: Any) -> str:
@@ -104,12 +123,18 @@ def _headline(report: ReportMetrics) -> str:
     return f"<table>{rows}</table>"
 
 
-def _thumb(path: str, true: str, predicted: str, confidence: str) -> str:
+def _thumb(path: str, caption: str, alt: str) -> str:
     uri = thumbnail_uri(path)
-    alt = f"true {true}, predicted {predicted}{confidence}"
     image = f'<img src="{uri}" alt="{_e(alt)}">' if uri else "<p>(unreadable)</p>"
-    return (f"<figure>{image}<figcaption>true <b>{_e(true)}</b><br>predicted "
-            f"<b>{_e(predicted)}</b>{confidence}</figcaption></figure>")
+    return f"<figure>{image}<figcaption>{caption}</figcaption></figure>"
+
+
+def _file_link(path: str) -> str:
+    """The file's name, linked to the file itself when its path is absolute (the page opens
+    from disk); a relative path (a report made to be moved) is shown, not linked."""
+    if not Path(path).is_absolute():
+        return _e(path)
+    return f'<a href="{_e(Path(path).as_uri())}">{_e(Path(path).name)}</a>'
 
 
 def _gallery(report: ReportMetrics) -> str:
@@ -118,15 +143,27 @@ def _gallery(report: ReportMetrics) -> str:
     wrong = report.mistakes(GALLERY_SIZE)
     if wrong.empty:
         return "<h2>Misclassified images</h2><p>None: every image was classified right.</p>"
-    tiles = []
+    tiles, flagged = [], 0
     for row in wrong.itertuples():
-        confidence = f" ({100 * row.confidence:.0f} %)" if hasattr(row, "confidence") else ""
-        tiles.append(_thumb(row.path, row.true, row.predicted, confidence))
+        caption = (f"{_file_link(row.path)}<br>predicted <b>{_e(row.predicted)}</b>"
+                   f"<br>true <b>{_e(row.true)}</b>")
+        if hasattr(row, "confidence"):
+            caption += (f"<br>{100 * row.confidence:.0f} % vs true "
+                        f"{100 * row.true_probability:.1f} %; loss {row.loss:.2f}")
+            if possible_label_error(row.confidence, row.true_probability):
+                caption += '<br><span class="badge">possible label error</span>'
+                flagged += 1
+        tiles.append(_thumb(row.path, caption, f"true {row.true}, predicted {row.predicted}"))
     total = int((~report.predictions["correct"]).sum())
+    badge = (f" {flagged} of them are marked <i>possible label error</i>: the model gave its "
+             f"answer at least {100 * LABEL_ERROR_CONFIDENCE:.0f} % and the given label less "
+             f"than {100 * LABEL_ERROR_TRUE_PROBABILITY:.0f} %; look at the picture: the label "
+             f"may be what is wrong (tlkit audit ranks every image this way).") if flagged else ""
     return (f"<h2>Most confident mistakes</h2><p>The {len(wrong)} misclassified images the "
-            f"model was surest about, of {total} mistakes in all (every image is in "
-            f'<a href="predictions.csv">predictions.csv</a>). Look for wrong labels, images '
-            f'of two classes at once and classes that are hard to tell apart.</p>'
+            f"model was surest about, of {total:,} mistakes in all (every image is in "
+            f'<a href="predictions.csv">predictions.csv</a>); under each, the probability of '
+            f"the answer and of the true class, and the loss. Look for wrong labels, images "
+            f"of two classes at once and classes that are hard to tell apart.{badge}</p>"
             f'<div class="gallery">{"".join(tiles)}</div>')
 
 
@@ -205,8 +242,8 @@ def to_html(report: ReportMetrics, figures: Mapping[str, str], files: Sequence[s
             after the report's own context.
     """
     parts = [f"<h1>{_e(report.context.get('title', 'Evaluation report'))}</h1>",
-             _context(report, written or {}), _links(files, links or {}),
-             "<h2>Summary</h2>", _headline(report), _gallery(report), _pairs(report)]
+             first_screen(report), "<h2>What was evaluated</h2>",
+             _context(report, written or {}), _gallery(report), _pairs(report)]
     full = figures.get("confusion_matrix.png")
     zoom = figures.get("confusion_matrix_top.png")
     if zoom:
@@ -219,7 +256,13 @@ def to_html(report: ReportMetrics, figures: Mapping[str, str], files: Sequence[s
     for name, caption in figures.items():
         if name not in ("confusion_matrix.png", "confusion_matrix_top.png"):
             parts.append(_figure(name, caption))
-    parts.append(_per_class(report))
+    curves = (links or {}).get("training curves")
+    if curves:  # a run's report: how it got here
+        parts += ["<h2>Training</h2>", _figure(curves, "Loss and accuracy of both phases on "
+                                                       "one time axis; the star is the saved "
+                                                       "model's validation accuracy.")]
+    parts += [_per_class(report), "<h2>All figures</h2>", _headline(report),
+              _links(files, links or {})]
     return html_document(report.context.get("title", "Evaluation report"), parts)
 
 

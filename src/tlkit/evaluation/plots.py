@@ -56,14 +56,15 @@ def plot_confusion_matrix(
 
     matrix = report.confusion_matrix(normalize)
     indices = np.arange(report.num_classes)
+    other = None
     if only_confused is not None:
-        pairs = report.most_confused(only_confused)
-        involved = set(pairs["true"]) | set(pairs["predicted"])
-        indices = np.array([i for i, name in enumerate(report.class_names) if name in involved])
-        if indices.size == 0:
-            indices = np.arange(min(report.num_classes, 10))
+        indices = _grouped(report, only_confused)
+        # Rows of a zoom still add up: what went to classes outside it is one more column.
+        other = matrix[indices].sum(axis=1) - matrix[np.ix_(indices, indices)].sum(axis=1)
     sub = matrix[np.ix_(indices, indices)]
     names = [report.class_names[i] for i in indices]
+    if other is not None:
+        sub = np.column_stack([sub, np.clip(other, 0, None)])
     k = len(names)
     annotate = k <= 30 if annotate is None else annotate
     # About 0.17 inch per class keeps 7-pt labels legible at 101 classes; a cell holding
@@ -79,14 +80,18 @@ def plot_confusion_matrix(
         norm=PowerNorm(gamma=0.5, vmin=0.0, vmax=vmax),
         annot=annotate, fmt=".2f" if normalize else "d", linewidths=0.0,
         annot_kws={"fontsize": 7.0},
-        cbar_kws={"shrink": 0.5, "label": "fraction of true class" if normalize else "count"},
+        cbar_kws={"shrink": 0.5, "label": ("fraction of true class" if normalize else "count")
+                  + " (square-root colour scale)"},
     )
     ax.set_facecolor("white")
-    ax.set_xticks(np.arange(k) + 0.5)
+    columns = names + (["other classes"] if other is not None else [])
+    ax.set_xticks(np.arange(len(columns)) + 0.5)
     ax.set_yticks(np.arange(k) + 0.5)
-    ax.set_xticklabels(names, rotation=90, fontsize=font)
+    ax.set_xticklabels(columns, rotation=90, fontsize=font)
     ax.set_yticklabels(names, rotation=0, fontsize=font)
-    ax.set_xlim(0, k)
+    if other is not None:
+        ax.axvline(k, color="#888888", linewidth=1.0)
+    ax.set_xlim(0, len(columns))
     ax.set_ylim(k, 0)
     ax.grid(False)
     for edge in range(0, k + 1, 10 if k > 40 else k):
@@ -96,9 +101,33 @@ def plot_confusion_matrix(
     ax.set_ylabel("true class")
     title = "Confusion matrix" + (" (fraction of true class)" if normalize else " (counts)")
     if only_confused is not None:
-        title += f"\nclasses in the top {only_confused} confusions"
+        title += (f"\nclasses in the top {only_confused} confusions, confused classes side by "
+                  f"side; last column: the rest of the row")
     ax.set_title(title)
     return ax
+
+
+def _grouped(report: ReportMetrics, count: int) -> np.ndarray:
+    """The classes of the ``count`` most frequent confusions, those confused with each other
+    side by side: groups (connected by a confusion) in the order of their largest one."""
+    pairs = report.most_confused(count)
+    index = {name: i for i, name in enumerate(report.class_names)}
+    if pairs.empty:
+        return np.arange(min(report.num_classes, 10))
+    group: dict[int, int] = {}  # class -> its group's first class (union-find, no ranks)
+
+    def root(i: int) -> int:
+        while group.setdefault(i, i) != i:
+            i = group[i]
+        return i
+
+    order: list[int] = []
+    for row in pairs.itertuples():
+        a, b = index[row.true], index[row.predicted]
+        order += [i for i in (a, b) if i not in order]
+        group[root(b)] = root(a)
+    firsts = list(dict.fromkeys(root(i) for i in order))
+    return np.array([i for first in firsts for i in order if root(i) == first])
 
 
 RECALL_BANDS = ((0.5, "#d62728", "below 50 %"), (0.8, "#ff7f0e", "50 to 80 %"),

@@ -15,16 +15,17 @@ def headline(report: ReportMetrics) -> list[tuple[str, str]]:
     def pct(value: float | None) -> str:
         return "n/a" if value is None else f"{100 * value:.2f} %"
 
-    ece = report.expected_calibration_error()
+    # One format: counts with thousands separators, every rate in % (F1 and the
+    # calibration error too: both are fractions of images).
     return [
-        ("samples", str(report.y_true.size)),
-        ("classes", str(report.num_classes)),
+        ("samples", f"{report.y_true.size:,}"),
+        ("classes", f"{report.num_classes:,}"),
         ("accuracy", pct(report.accuracy)),
         ("top-5 accuracy", pct(report.top5_accuracy)),
         ("mean per-class accuracy", pct(report.balanced_accuracy)),
-        ("macro F1", f"{report.macro['f1']:.4f}"),
-        ("weighted F1", f"{report.weighted['f1']:.4f}"),
-        ("expected calibration error", "n/a" if ece is None else f"{ece:.4f}"),
+        ("macro F1", pct(report.macro["f1"])),
+        ("weighted F1", pct(report.weighted["f1"])),
+        ("expected calibration error", pct(report.expected_calibration_error())),
     ]
 
 

@@ -156,8 +156,8 @@ class EvaluationReport(ReportMetrics):
             ...                                         [0.1, 0.8, 0.1], [0.2, 0.1, 0.7]],
             ...                           class_names=["ant", "bee", "cow"])
             >>> ax = report.plot_confusion_matrix(only_confused=1)
-            >>> [label.get_text() for label in ax.get_yticklabels()]
-            ['ant', 'bee']
+            >>> [label.get_text() for label in ax.get_yticklabels()]  # confused side by side
+            ['bee', 'ant']
         """
         return plot_confusion_matrix(self, normalize=normalize, only_confused=only_confused,
                                      annotate=annotate, ax=ax)

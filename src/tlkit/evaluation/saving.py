@@ -39,9 +39,11 @@ def _figures(report: ReportMetrics) -> dict[str, tuple[object, str]]:
     if len(report.most_confused(1)):
         figures["confusion_matrix_top.png"] = (
             plot_confusion_matrix(report, only_confused=TOP_CONFUSIONS),
-            f"The classes involved in the {TOP_CONFUSIONS} most frequent confusions. Each row "
-            f"is a true class, each column a prediction; the colour is the share of the "
-            f"row's images (blank: none). The diagonal is right.")
+            f"The classes involved in the {TOP_CONFUSIONS} most frequent confusions, those "
+            f"confused with each other side by side. Each row is a true class, each column a "
+            f"prediction, the last column every class outside the zoom, so a row adds up to "
+            f"1; the colour is the share of the row's images on a square-root scale, so rare "
+            f"confusions show (blank: none). The diagonal is right.")
     figures["confusion_matrix.png"] = (
         plot_confusion_matrix(report),
         f"The full confusion matrix of all {k} classes, as shares of each true class")

@@ -32,6 +32,7 @@ from tlkit.calibration import find_head
 from tlkit.data import ImageFolder, ImageSet, Split
 from tlkit.evaluation import EvaluationReport, plot_history
 from tlkit.model_card import ModelCard
+from tlkit.workflow._history_figure import history_figure
 from tlkit.workflow._run_files import carried_files, data_root_of, preview_images, read_split
 from tlkit.workflow.distribute import is_chief
 from tlkit.workflow.options import TrainingOptions
@@ -245,17 +246,17 @@ class TrainingRun:
                 "training options": self.options.to_dict()}
 
     def plot_history(self) -> list[Axes]:
-        """Training curves of both phases, a line where fine-tuning starts.
+        """Training curves of both phases (``history.png``): loss and accuracy on one time
+        axis, each phase shaded and named, the loss floor of label smoothing, and the
+        saved model's validation accuracy (after WiSE-FT, flip average and calibration).
 
         Returns:
-            One Axes per metric (loss, accuracy), as :func:`tlkit.plot_history`.
+            Two Axes (loss, accuracy); :func:`tlkit.plot_history` for a history without
+            phases.
         """
-        numeric = self.history.drop(columns="phase", errors="ignore")
-        frozen = int((self.history["phase"] != "fine-tuning").sum()) \
-            if "phase" in self.history else 0
-        # fine_tune_epoch is 0-based: the first fine-tuning epoch follows the frozen ones.
-        start = frozen if 0 < frozen < len(numeric) else None
-        return plot_history(numeric, fine_tune_epoch=start)
+        if "phase" in self.history:
+            return history_figure(self)
+        return plot_history(self.history)
 
     @classmethod
     def load(cls, directory: str | os.PathLike[str], *,

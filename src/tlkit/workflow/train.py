@@ -292,6 +292,10 @@ def train(
             context = described.report_context(
                 f"{len(part):,} images of {source_of(data)} ({how})", split=split_name)
             context["calibration"] = _calibration_words(calibration, options, split_name)
+            if split_name == "test" and "validation" in reports:  # beside it on the first screen
+                val = reports["validation"]
+                context["validation accuracy"] = \
+                    f"{100 * val.accuracy:.1f} % of {val.y_true.size:,} images"
             view_scores, labels = predictions[split_name]
             scores = view_scores.mean(axis=0) if calibration is None else \
                 tempered_mean(view_scores, calibration.temperature)
