@@ -42,8 +42,9 @@ def main() -> None:
             f"{100 * run.metrics['validation_accuracy']:.1f} % of "
             f"{run.metrics['validation_images']:,} images")
     output.mkdir(parents=True, exist_ok=True)
-    for name in ("history.png", "augmentation_preview.png", "metrics.json"):
+    for name in ("augmentation_preview.png", "metrics.json"):
         shutil.copy(args.run_dir / name, output / name)
+    run.plot_history()[0].figure.savefig(output / "history.png", dpi=100)  # today's figure
     report.save(output / "report", overwrite=True,
                 links={"training curves": "../history.png", "run metrics": "../metrics.json"})
     print(f"{output / 'report' / 'index.html'}: accuracy {report.accuracy:.4f}")

@@ -258,7 +258,7 @@ def test_the_first_screen_answers_with_figures_a_reader_can_check(tmp_path: Path
     assert f"Accuracy <b>{100 * report.accuracy:.1f} %</b>" in first
     assert f"{right:,} of {n:,} images; 95 % interval {100 * low:.1f} % to {100 * high:.1f} %" \
         in first
-    assert "validation 91.0 % of 300 images" in first
+    assert "Validation: 91.0 % of 300 images" in first
     worst = report.worst_classes(1)
     name = worst.index[0]
     diagonal = int(report.confusion_matrix()[names.index(name), names.index(name)])

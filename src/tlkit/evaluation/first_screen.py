@@ -123,7 +123,7 @@ def first_screen(report: ReportMetrics) -> str:
     lines = [f'<p class="big">Accuracy <b>{_pct(report.accuracy)}</b> '
              f'<span class="muted">({right:,} of {n:,} images; 95 % interval {_pct(low)} to '
              f'{_pct(high)})</span>'
-             + (f' · validation {e(str(beside))}' if beside else "") + "</p>",
+             + "</p>" + (f"<p>Validation: {e(str(beside))}</p>" if beside else ""),
              f"<p>Mean per-class accuracy {_pct(report.balanced_accuracy)}"
              + (f" · top-5 accuracy {_pct(report.top5_accuracy)}"
                 if report.top5_accuracy is not None else "") + "</p>"]

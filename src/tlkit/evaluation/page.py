@@ -58,7 +58,8 @@ details{margin:.5em 0}
 .first{background:#f6f8fa;border:1px solid #e1e4e8;border-radius:6px;padding:.4em 1.2em}
 .first .big{font-size:1.5em;margin:.4em 0}
 .badge{background:#d62728;color:#fff;border-radius:3px;padding:0 .3em;font-size:.85em}
-.gallery figcaption a{color:#555;word-break:break-all}
+.gallery figcaption{overflow-wrap:anywhere}
+.gallery figcaption a{color:#555}
 """
 
 _SORT_SCRIPT = """
@@ -81,10 +82,18 @@ document.querySelectorAll("table.sortable").forEach(function(table){
 """
 
 
-def possible_label_error(confidence: float, true_probability: float) -> bool:
+def possible_label_error(confidence: float, true_probability: float, pair_count: int = 1,
+                         ) -> bool:
     """Whether a mistake looks like a wrong label rather than a wrong answer: the model is
-    sure of its answer and gives the given label almost nothing."""
-    return confidence >= LABEL_ERROR_CONFIDENCE and true_probability < LABEL_ERROR_TRUE_PROBABILITY
+    sure of its answer, gives the given label almost nothing, and makes this confusion
+    (this true class taken for this answer) only this once.
+
+    Example:
+        >>> possible_label_error(0.99, 0.001), possible_label_error(0.99, 0.001, pair_count=3)
+        (True, False)
+    """
+    return (confidence >= LABEL_ERROR_CONFIDENCE and true_probability < LABEL_ERROR_TRUE_PROBABILITY
+            and pair_count <= 1)
 
 
 def _e(value: Any) -> str:
@@ -130,11 +139,13 @@ def _thumb(path: str, caption: str, alt: str) -> str:
 
 
 def _file_link(path: str) -> str:
-    """The file's name, linked to the file itself when its path is absolute (the page opens
-    from disk); a relative path (a report made to be moved) is shown, not linked."""
+    """The file's name, linked to the file when its path is absolute (the page opens from
+    disk); a relative path (a report made to be moved) is named, not linked. The whole path
+    shows on hover."""
+    name, full = _e(Path(path).name), _e(path)
     if not Path(path).is_absolute():
-        return _e(path)
-    return f'<a href="{_e(Path(path).as_uri())}">{_e(Path(path).name)}</a>'
+        return f'<span title="{full}">{name}</span>'
+    return f'<a href="{_e(Path(path).as_uri())}" title="{full}">{name}</a>'
 
 
 def _gallery(report: ReportMetrics) -> str:
@@ -144,21 +155,27 @@ def _gallery(report: ReportMetrics) -> str:
     if wrong.empty:
         return "<h2>Misclassified images</h2><p>None: every image was classified right.</p>"
     tiles, flagged = [], 0
+    # How often each (true, predicted) confusion happens: a look-alike pair recurs, a
+    # wrong label is usually alone.
+    pair_counts = report.mistakes().groupby(["true", "predicted"]).size()
     for row in wrong.itertuples():
         caption = (f"{_file_link(row.path)}<br>predicted <b>{_e(row.predicted)}</b>"
                    f"<br>true <b>{_e(row.true)}</b>")
         if hasattr(row, "confidence"):
             caption += (f"<br>{100 * row.confidence:.0f} % vs true "
                         f"{100 * row.true_probability:.1f} %; loss {row.loss:.2f}")
-            if possible_label_error(row.confidence, row.true_probability):
+            if possible_label_error(row.confidence, row.true_probability,
+                                    int(pair_counts[(row.true, row.predicted)])):
                 caption += '<br><span class="badge">possible label error</span>'
                 flagged += 1
         tiles.append(_thumb(row.path, caption, f"true {row.true}, predicted {row.predicted}"))
     total = int((~report.predictions["correct"]).sum())
     badge = (f" {flagged} of them are marked <i>possible label error</i>: the model gave its "
-             f"answer at least {100 * LABEL_ERROR_CONFIDENCE:.0f} % and the given label less "
-             f"than {100 * LABEL_ERROR_TRUE_PROBABILITY:.0f} %; look at the picture: the label "
-             f"may be what is wrong (tlkit audit ranks every image this way).") if flagged else ""
+             f"answer at least {100 * LABEL_ERROR_CONFIDENCE:.0f} %, the given label less "
+             f"than {100 * LABEL_ERROR_TRUE_PROBABILITY:.0f} %, and no other image of that "
+             f"class was taken for that answer (look-alike classes are confused again and "
+             f"again); look at the picture: the label may be what is wrong (tlkit audit ranks "
+             f"every image this way).") if flagged else ""
     return (f"<h2>Most confident mistakes</h2><p>The {len(wrong)} misclassified images the "
             f"model was surest about, of {total:,} mistakes in all (every image is in "
             f'<a href="predictions.csv">predictions.csv</a>); under each, the probability of '
