@@ -42,8 +42,12 @@ def main() -> None:
             f"{100 * run.metrics['validation_accuracy']:.1f} % of "
             f"{run.metrics['validation_images']:,} images")
     output.mkdir(parents=True, exist_ok=True)
-    for name in ("augmentation_preview.png", "metrics.json"):
-        shutil.copy(args.run_dir / name, output / name)
+    shutil.copy(args.run_dir / "metrics.json", output / "metrics.json")
+    train = run.split.train  # four training images of four classes, as a run draws them
+    pick = train.subset([round(i * (len(train) - 1) / 3) for i in range(4)])
+    sample = next(pick.to_dataset(4, image_size=run.image_size).as_numpy_iterator())[0]
+    run.options.policy().preview(sample, n=5, labels=[run.class_names[y] for y in pick.labels]
+                                 ).savefig(output / "augmentation_preview.png", dpi=90)
     run.plot_history()[0].figure.savefig(output / "history.png", dpi=100)  # today's figure
     report.save(output / "report", overwrite=True,
                 links={"training curves": "../history.png", "run metrics": "../metrics.json"})

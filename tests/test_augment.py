@@ -113,7 +113,7 @@ def test_preview_draws_a_grid() -> None:
     figure = AugmentationPolicy.preset("strong", seed=0).preview(_images((3, 32, 32, 3), "uint8"), n=4)
     assert len(figure.axes) == 3 * 5
     assert figure.axes[0].get_title() == "original"
-    assert "rotation=0.15" in figure._suptitle.get_text()
+    assert "rotation up to ±54°" in figure._suptitle.get_text()
     single = AugmentationPolicy(seed=0).preview(_images((32, 32, 3), "float32"), n=2)
     assert len(single.axes) == 3
     with pytest.raises(ValueError, match="images must be"):

@@ -285,3 +285,20 @@ def test_the_first_screen_answers_with_figures_a_reader_can_check(tmp_path: Path
     assert text.count('class="badge">possible label error') == 1
     tile = text[text.index("img0.png</a>"):]
     assert tile.index("possible label error") < tile.index("</figure>")
+
+
+def test_a_random_sample_of_predictions_shows_right_and_wrong(folder: ImageFolder,
+                                                              tmp_path: Path) -> None:
+    from tlkit.evaluation.gallery import plot_sample
+
+    scores, wrong = scores_with_mistakes(folder.labels)
+    report = EvaluationReport(folder.labels, scores, class_names=folder.class_names,
+                              paths=folder.paths)
+    axes = plot_sample(report, n=len(folder))  # every image: both kinds are there
+    red = [ax for ax in axes if ax.title.get_color() == "#d62728"]
+    assert len(axes) == len(folder) and len(red) == len(wrong)
+    assert all("(true: " in ax.get_title() for ax in red)
+    assert [ax.get_title() for ax in plot_sample(report, n=5)] == \
+        [ax.get_title() for ax in plot_sample(report, n=5)]  # the same sample each time
+    page = Page(report.save(tmp_path / "r")["index.html"].read_text())
+    assert "predictions_sample.png" in [img["src"] for img in page.images]

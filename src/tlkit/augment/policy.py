@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -242,14 +243,19 @@ class AugmentationPolicy:
         *,
         n: int = 6,
         max_images: int = 4,
+        labels: Sequence[str] | None = None,
     ) -> matplotlib.figure.Figure:
         """Draw a grid: each row one image, its original first, then ``n`` augmented views.
+
+        The title says what the policy does in words (:meth:`in_words`); fonts stay
+        legible when the figure is shown at the width of a documentation page.
 
         Args:
             images: A batch ``(b, h, w, 3)`` or one image ``(h, w, 3)``, pixels in
                 ``[0, 255]``.
             n: Augmented views per image.
             max_images: Rows at most.
+            labels: The class of each image, written at the start of its row.
 
         Returns:
             A matplotlib ``Figure``.
@@ -260,9 +266,9 @@ class AugmentationPolicy:
         Example:
             >>> import numpy as np
             >>> figure = AugmentationPolicy.preset("strong", seed=0).preview(
-            ...     np.full((2, 32, 32, 3), 128, "uint8"), n=3)
-            >>> len(figure.axes)
-            8
+            ...     np.full((2, 32, 32, 3), 128, "uint8"), n=3, labels=["cat", "dog"])
+            >>> len(figure.axes), figure.axes[4].get_ylabel()
+            (8, 'dog')
         """
         from matplotlib.figure import Figure
 
@@ -279,7 +285,7 @@ class AugmentationPolicy:
             np.asarray(layer(batch.astype("float32"), training=True)) for _ in range(n)
         ]
         rows, cols = batch.shape[0], n + 1
-        figure = Figure(figsize=(1.8 * cols, 1.8 * rows))
+        figure = Figure(figsize=(1.9 * cols, 1.9 * rows + 0.7), layout="constrained")
         axes = figure.subplots(rows, cols, squeeze=False)
         for r in range(rows):
             for c in range(cols):
@@ -288,10 +294,30 @@ class AugmentationPolicy:
                 ax.set_xticks([])
                 ax.set_yticks([])
                 if r == 0:
-                    ax.set_title("original" if c == 0 else f"view {c}", fontsize=8)
-        figure.suptitle(f"AugmentationPolicy: {self.describe()}", fontsize=9)
-        figure.tight_layout()
+                    ax.set_title("original" if c == 0 else f"augmented {c}", fontsize=11)
+            if labels is not None and r < len(labels):
+                axes[r][0].set_ylabel(str(labels[r]), fontsize=11)
+        figure.suptitle(self.in_words(), fontsize=12)
         return figure
+
+    def in_words(self) -> str:
+        """What the policy does, in words a reader needs no documentation for.
+
+        Example:
+            >>> AugmentationPolicy.preset("standard").in_words()
+            'Augmentation: horizontal flip, rotation up to ±36°, zoom ±20 % (reflected fill)'
+        """
+        parts = [f"{self.flip.replace('_and_', ' and ')} flip"] if self.flip else []
+        if self.rotation:
+            parts.append(f"rotation up to ±{360 * self.rotation:.0f}°")
+        words = {"zoom": "zoom", "translation": "shift", "contrast": "contrast",
+                 "brightness": "brightness"}
+        parts += [f"{words[name]} ±{100 * getattr(self, name):.0f} %" for name in words
+                  if getattr(self, name)]
+        if self.rand_augment:
+            parts.append("RandAugment")
+        fill = " (reflected fill)" if self.rotation or self.zoom or self.translation else ""
+        return "Augmentation: " + (", ".join(parts) + fill if parts else "none")
 
     def describe(self) -> str:
         """A short human-readable summary.

@@ -100,3 +100,48 @@ def plot_mistakes(report: ReportMetrics, *, n: int = 12, columns: int = 4) -> li
     for ax in axes[len(wrong):]:
         ax.remove()
     return list(axes[: len(wrong)])
+
+
+def plot_sample(report: ReportMetrics, *, n: int = 16, columns: int = 8,
+                seed: int = 0) -> list[Axes]:
+    """``n`` images picked at random, right and wrong alike, titled with the answer (green
+    when right; red with the true class when wrong): what "right" looks like, too.
+
+    Args:
+        report: A report built with ``paths``.
+        n: Images shown (all of them when the report has fewer).
+        columns: Tiles per row.
+        seed: Seed of the random pick (the same report draws the same sample).
+
+    Returns:
+        One Axes per tile.
+
+    Raises:
+        ValueError: The report does not know its image files.
+    """
+    n = check_int("n", n, minimum=1)
+    columns = check_int("columns", columns, minimum=1)
+    if report.paths is None:
+        raise ValueError("plot_sample needs the image files: build the report with paths=.")
+    table = report.predictions
+    pick = np.sort(np.random.default_rng(seed).choice(len(table), min(n, len(table)),
+                                                      replace=False))
+    shown = table.iloc[pick]
+    columns = min(columns, len(shown))
+    rows = int(np.ceil(len(shown) / columns))
+    figure = Figure(figsize=(1.9 * columns, 2.2 * rows), layout="constrained")
+    axes = figure.subplots(rows, columns, squeeze=False).ravel()
+    for ax, row in zip(axes, shown.itertuples()):
+        picture = thumbnail(row.path, 192)
+        if isinstance(picture, str):
+            ax.text(0.5, 0.5, picture, ha="center", va="center", fontsize=8)
+        else:
+            ax.imshow(np.asarray(picture))
+        confidence = f" {100 * row.confidence:.0f} %" if hasattr(row, "confidence") else ""
+        title = f"{row.predicted}{confidence}" + ("" if row.correct else f"\n(true: {row.true})")
+        ax.set_title(title, fontsize=9, color="#1a7f37" if row.correct else "#d62728")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in axes[len(shown):]:
+        ax.remove()
+    return list(axes[: len(shown)])

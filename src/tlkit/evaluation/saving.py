@@ -14,6 +14,7 @@ from tlkit._checks import check_bool, type_error
 from tlkit._environment import versions
 from tlkit.evaluation.metrics import ReportMetrics
 from tlkit.evaluation.page import to_html
+from tlkit.evaluation.gallery import plot_sample
 from tlkit.evaluation.plots import plot_confusion_matrix, plot_per_class_recall, plot_reliability
 from tlkit.evaluation.render import to_markdown
 
@@ -21,8 +22,9 @@ __all__ = ["REPORT_FILES", "save_report"]
 
 REPORT_FILES = ("report.json", "predictions.csv", "per_class.csv", "confusion_matrix.csv",
                 "most_confused.csv", "confusion_matrix_top.png", "confusion_matrix.png",
-                "per_class_recall.png", "reliability.png", "report.md", "index.html")
-"""Every file a saved report can hold (``reliability.png`` only when it has scores,
+                "per_class_recall.png", "reliability.png", "predictions_sample.png", "report.md",
+                "index.html")
+"""Every file a saved report can hold (``reliability.png`` only when it has scores, ``predictions_sample.png`` only with ``paths``,
 ``confusion_matrix_top.png`` only when some image was misclassified)."""
 
 TOP_CONFUSIONS = 20
@@ -59,6 +61,11 @@ def _figures(report: ReportMetrics) -> dict[str, tuple[object, str]]:
             "Calibration: images are grouped by the probability the model gave its "
             "prediction; each bar is how often those predictions were right, its number "
             "how many images it holds. A calibrated model follows the diagonal.")
+    if report.paths is not None:
+        figures["predictions_sample.png"] = (
+            plot_sample(report)[0],
+            "Images picked at random, right and wrong alike: the answer and its probability "
+            "above each (green: right; red: wrong, with the true class).")
     return figures
 
 

@@ -204,7 +204,8 @@ class TrainingRun:
         if preview is not None:
             sample = next(preview.to_dataset(
                 4, image_size=self.image_size, resize=self.options.resize).as_numpy_iterator())[0]
-            self.options.policy().preview(sample, n=5).savefig(
+            self.options.policy().preview(sample, n=5, labels=[
+                self.class_names[y] for y in preview.labels]).savefig(
                 folder / "augmentation_preview.png", dpi=90)
         report = self.reports.get("test") or self.reports.get("validation")
         if report is not None:
