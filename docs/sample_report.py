@@ -47,7 +47,7 @@ def main() -> None:
     pick = train.subset([round(i * (len(train) - 1) / 3) for i in range(4)])
     sample = next(pick.to_dataset(4, image_size=run.image_size).as_numpy_iterator())[0]
     run.options.policy().preview(sample, n=5, labels=[run.class_names[y] for y in pick.labels]
-                                 ).savefig(output / "augmentation_preview.png", dpi=90)
+                                 ).savefig(output / "augmentation_preview.png", dpi=72)
     run.plot_history()[0].figure.savefig(output / "history.png", dpi=100)  # today's figure
     report.save(output / "report", overwrite=True,
                 links={"training curves": "../history.png", "run metrics": "../metrics.json"})

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -20,9 +20,11 @@ from tlkit._checks import check_choice, check_int, check_names
 from tlkit.calibration import expected_calibration_error, reliability_table
 from tlkit.evaluation._inputs import validated, validated_context, validated_paths
 
+if TYPE_CHECKING:  # the subclass every user meets; at run time ``cls`` builds it
+    from tlkit.evaluation.report import EvaluationReport
+
 __all__ = ["ReportMetrics"]
 
-_Report = TypeVar("_Report", bound="ReportMetrics")
 
 
 class ReportMetrics:
@@ -53,14 +55,14 @@ class ReportMetrics:
     # Construction -------------------------------------------------------------------------
     @classmethod
     def from_predictions(
-        cls: type[_Report],
+        cls,
         y_true: Any,
         y_score: Any,
         *,
         class_names: Sequence[str],
         paths: Sequence[str | os.PathLike[str]] | None = None,
         context: Mapping[str, Any] | None = None,
-    ) -> _Report:
+    ) -> EvaluationReport:
         """Build a report from true labels and scores or predicted labels (the constructor).
 
         Args:

@@ -137,7 +137,9 @@ def save_report(report: ReportMetrics, directory: str | os.PathLike[str], *,
     paths["report.md"].write_text(to_markdown(report))
     for name, (ax, _) in figures.items():
         # "tight": no blank margin around a square matrix or a legend below the axes.
-        ax.figure.savefig(paths[name], dpi=110, bbox_inches="tight")
+        # Photographs compress badly as PNG: their figure is drawn at a lower resolution.
+        ax.figure.savefig(paths[name], dpi=72 if name == "predictions_sample.png" else 110,
+                          bbox_inches="tight")
     env = versions()
     written = {"written": f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} "
                           f"UTC by tlkit {env['tlkit']} (TensorFlow {env['tensorflow']}, "

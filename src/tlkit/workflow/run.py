@@ -206,7 +206,7 @@ class TrainingRun:
                 4, image_size=self.image_size, resize=self.options.resize).as_numpy_iterator())[0]
             self.options.policy().preview(sample, n=5, labels=[
                 self.class_names[y] for y in preview.labels]).savefig(
-                folder / "augmentation_preview.png", dpi=90)
+                folder / "augmentation_preview.png", dpi=72)
         report = self.reports.get("test") or self.reports.get("validation")
         if report is not None:
             links = {"run metrics": "../metrics.json", "configuration": "../config.json",

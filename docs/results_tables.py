@@ -1,0 +1,92 @@
+"""Write the documentation's result tables from the committed benchmark JSON, never by hand.
+
+    python docs/results_tables.py            # rewrites docs/_includes/front_results.inc
+
+The front page's "What to expect" table is made from the newest flagship benchmark
+(``benchmarks/results/caltech101_mobilenetv2_*.json`` with a ``current`` configuration)
+and the newest export benchmark (``benchmarks/results/export_*.json``). A test checks
+that the committed tables are what this script writes from the committed JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+INCLUDES = ROOT / "docs" / "_includes"
+
+
+def _dated(pattern: str, wanted: str | None = None) -> Path:
+    """The newest JSON matching ``pattern`` (by the date in its name) holding ``wanted``."""
+    found = []
+    for path in RESULTS.glob(pattern):
+        date = re.search(r"\d{4}-\d{2}-\d{2}", path.name)
+        if date and (wanted is None or wanted in json.loads(path.read_text()).get("configs", {})):
+            found.append((date.group(), path.name, path))
+    if not found:
+        raise FileNotFoundError(f"no benchmark JSON matches {pattern} in {RESULTS}")
+    return max(found)[2]
+
+
+def _pct(values: list[float]) -> str:
+    return f"{100 * statistics.median(values):.1f} %"
+
+
+def front_results() -> str:
+    """The front page's table (reStructuredText)."""
+    flagship = _dated("caltech101_mobilenetv2_*.json", "current")
+    data = json.loads(flagship.read_text())
+    runs = data["configs"]["current"]["runs"]
+    seeds = ", ".join(str(r["seed"]) for r in runs)
+    walls = [r["wall_seconds"]["total"] for r in runs]
+    speed = data.get("calibration_frozen_mobilenetv2_224_batch64_images_per_second")
+    speed_words = (f"{speed['before']:g} images/s before and {speed['after']:g} after"
+                   if isinstance(speed, dict) else f"{speed:g} images/s")
+    rows = [
+        ("Test accuracy (top-1)", _pct([r["test_accuracy"] for r in runs])),
+        ("Mean per-class accuracy", _pct([r["test_mean_per_class_accuracy"] for r in runs])),
+        ("Top-5 accuracy", _pct([r["test_top5_accuracy"] for r in runs])),
+        ("Expected calibration error (test)",
+         f"{_pct([r['test_expected_calibration_error'] for r in runs])} "
+         f"(uncalibrated: {_pct([r['test_expected_calibration_error_uncalibrated'] for r in runs])})"),
+        ("Training, whole run (2 CPU cores)",
+         f"{statistics.median(walls):,.0f} s (from {min(walls):,.0f} to {max(walls):,.0f} s)"),
+        ("Fine-tuning speed", f"{statistics.median(r['fine_tuning_images_per_second'] for r in runs):g} "
+                              "images/s"),
+    ]
+    export = _dated("export_*.json")
+    exported = json.loads(export.read_text())
+    by_format = {r["format"]: r for r in exported["results"]}
+    for key, name in (("tflite_none", "TFLite float32"), ("tflite_int8", "TFLite int8")):
+        if key in by_format:
+            r = by_format[key]
+            latency = r["latency_ms"].get("2_threads")
+            rows.append((f"{name} file, one image on 2 threads",
+                         f"{r['size_mb']:.1f} MB, {latency:.1f} ms; agrees with Keras on "
+                         f"{100 * r.get('top1_agreement_with_keras', 1.0):.1f} % of test images"))
+    body = "\n".join(f"   * - {name}\n     - {value}" for name, value in rows)
+    return (
+        f".. list-table:: What to expect: Caltech-101 (101 classes, "
+        f"{runs[0]['test_images']:,} test images), ImageNet MobileNetV2, tlkit's defaults, "
+        f"median of seeds {seeds}\n"
+        f"   :header-rows: 0\n   :widths: 40 60\n\n{body}\n\n"
+        f"From ``benchmarks/results/{flagship.name}`` "
+        f"(``{data['command'].split(' --output-dir')[0]}``)"
+        f" and ``benchmarks/results/{export.name}``. The machine is shared and its speed "
+        f"varies from day to day: during these runs it ran frozen MobileNetV2 at "
+        f"{speed_words} (224 px, batch 64), so compare times within one run, not across "
+        f"days.\n")
+
+
+def main() -> None:
+    INCLUDES.mkdir(exist_ok=True)
+    (INCLUDES / "front_results.inc").write_text(front_results())
+    print(INCLUDES / "front_results.inc")
+
+
+if __name__ == "__main__":
+    main()
