@@ -15,3 +15,16 @@ def test_the_front_page_table_is_made_from_the_committed_json(
     committed = (ROOT / "docs" / "_includes" / "front_results.inc").read_text()
     assert committed == tables.front_results(), \
         "docs/_includes/front_results.inc is stale: run python docs/results_tables.py"
+
+
+def test_the_configurations_chart_draws_every_seed_of_the_json(
+        load_script: Callable[[str], ModuleType]) -> None:
+    import json
+
+    figures = load_script("docs/results_figures.py")
+    figure = figures.configurations_figure()
+    data = json.loads(figures.SOURCE.read_text())
+    seeds = [line for line in figure.axes[0].get_lines() if line.get_label().endswith("each seed")]
+    assert len(seeds) == len(data["configs"])
+    for line, config in zip(seeds, data["configs"].values()):
+        assert sorted(line.get_ydata()) == sorted(100 * r["test_accuracy"] for r in config["runs"])
