@@ -24,9 +24,10 @@ likely *wrong label*; below it the model is unsure of every class: an *unusual i
 OUTLIER_THRESHOLD = 3.5
 """Robust standard deviations below the median closeness to the nearest class from which
 an image is an outlier. Calibrated on Caltech-101 with MobileNetV2 (224 px; see the audit
-guide): 5 of its 8,677 images flagged (all rightly labelled but atypical: a drawn pyramid,
-Snoopy on a sweater), against every planted blank and noise image, 5 of 10 screenshots
-and 6 of 30 unrelated photos (Caltech's BACKGROUND_Google)."""
+guide): 6 of its 8,677 images are flagged, all rightly labelled but atypical (a drawn
+pyramid, Snoopy on a sweater); with 60 junk images planted in random classes, all 10
+blank and 10 noise images, 4 of 10 screenshots and 9 of 30 unrelated photos (Caltech's
+BACKGROUND_Google) are flagged beside 5 of the real images."""
 
 
 def typicality(features: np.ndarray, labels: np.ndarray, num_classes: int) -> tuple[
