@@ -106,8 +106,7 @@ def audit(
         TypeError: ``data`` is of none of the types above.
         ValueError: Fewer than 2 classes with images, ``features`` not one row per
             image, or a bad ``folds``, ``duplicate_threshold``, ``outlier_threshold``,
-            ``backbone`` or
-            ``image_size``.
+            ``backbone`` or ``image_size``.
         FileNotFoundError: ``data`` is a path that is not a folder.
 
     Example:
