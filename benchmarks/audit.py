@@ -6,7 +6,10 @@ extraction: the data as it is (wall time against the extraction, duplicates and 
 cross the flagship's train/test split, the top suspects for a person to look at), then
 with ``--noise`` of the labels changed to another class (seeded; the files are not
 touched, an ImageSet carries the changed labels): the share of changed labels among the
-first 2x and 1x (number changed) rows of the ranking.
+first 2x and 1x (number changed) rows of the ranking. A third audit, from the same features
+plus those of 60 planted images in random classes (10 blank, 10 noise, 10 screenshots,
+generated in a temporary folder; 30 unrelated photos of Caltech's BACKGROUND_Google), says
+how many of each kind the outlier rule catches.
 
     python benchmarks/audit.py --data-dir PATH/101_ObjectCategories \\
         --weights PATH/mobilenet_v2_...no_top.weights.h5 [--page-dir DIR]
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -38,6 +42,85 @@ def change_labels(labels: np.ndarray, num_classes: int, fraction: float,
     noisy = labels.copy()
     noisy[rows] = (labels[rows] + rng.integers(1, num_classes, len(rows))) % num_classes
     return noisy, rows
+
+
+def junk_images(folder: Path, seed: int) -> dict[str, list[str]]:
+    """10 blank scans, 10 noise images and 10 screenshots written to ``folder``."""
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(seed)
+    made: dict[str, list[str]] = {"blank": [], "noise": [], "screenshot": []}
+    shades = ["white", "black", (128, 128, 128), (245, 240, 225), (200, 200, 200),
+              (30, 30, 30), (250, 250, 250), (60, 90, 160), (230, 230, 240), (10, 10, 10)]
+    words = "the quick brown fox jumps over a lazy dog settings file edit view help".split()
+    for i in range(10):
+        w, h = [(300, 200), (640, 480), (200, 300), (400, 400), (500, 350)][i % 5]
+        blank = np.asarray(Image.new("RGB", (w, h), shades[i])).astype(float)
+        if i % 2:  # a scan: faint noise
+            blank = blank + rng.normal(0, 3, blank.shape)
+        noise = [rng.integers(0, 256, (h, w, 3)),
+                 np.repeat(np.clip(rng.normal(128, 50, (h, w, 1)), 0, 255), 3, 2),
+                 np.where(rng.random((h, w, 1)) < 0.5, 0, 255).repeat(3, 2),
+                 np.asarray(Image.fromarray(rng.integers(0, 256, (h // 20 + 1, w // 20 + 1, 3),
+                            dtype="uint8")).resize((w, h), Image.BICUBIC))][i % 4]
+        page = Image.new("RGB", (800, 600), [(255, 255, 255), (236, 236, 236), (255, 255, 255),
+                                             (20, 20, 20), (255, 255, 255)][i % 5])
+        draw, kind = ImageDraw.Draw(page), i % 5
+        if kind == 1:  # a dialog: title bar and buttons
+            draw.rectangle((0, 0, 800, 30), fill=(50, 90, 170))
+            for b in range(3):
+                draw.rectangle((680 - 120 * b, 540, 780 - 120 * b, 575), fill=(210, 210, 210),
+                               outline="black")
+        if kind == 2:  # a spreadsheet grid
+            for x in range(0, 800, 80):
+                draw.line((x, 0, x, 600), fill=(180, 180, 180))
+            for y in range(0, 600, 20):
+                draw.line((0, y, 800, y), fill=(180, 180, 180))
+        if kind == 4:  # a web page: header, sidebar, banner
+            draw.rectangle((0, 0, 800, 60), fill=(230, 80, 40))
+            draw.rectangle((0, 60, 150, 600), fill=(240, 240, 240))
+            draw.rectangle((180, 90, 770, 250), fill=(120, 170, 220))
+        ink = (80, 230, 80) if kind == 3 else (20, 20, 20)
+        for y in range(270 if kind == 4 else 40, 580, 16):
+            draw.text((180 if kind == 4 else 30, y), " ".join(rng.choice(words, 8)), fill=ink)
+        for kind_name, image in (("blank", Image.fromarray(np.clip(blank, 0, 255).astype("uint8"))),
+                                 ("noise", Image.fromarray(noise.astype("uint8"))),
+                                 ("screenshot", page)):
+            path = folder / f"{kind_name}_{i:02d}.png"
+            image.save(path)
+            made[kind_name].append(str(path))
+    return made
+
+
+def planted_outliers(folder: tlkit.ImageSet, features: np.ndarray, args: argparse.Namespace,
+                     ) -> dict:
+    """The outlier rule on the data with 60 planted junk images (random labels)."""
+    rng = np.random.default_rng(args.seed)
+    background = sorted(str(p) for p in (Path(folder.root) / "BACKGROUND_Google").glob("*.jpg"))
+    with tempfile.TemporaryDirectory() as tmp:
+        kinds = junk_images(Path(tmp), args.seed)
+        kinds["unrelated photo"] = [background[i] for i in
+                                    sorted(rng.choice(len(background), 30, replace=False))]
+        extra = [p for paths in kinds.values() for p in paths]
+        backbone = tlkit.build_backbone("mobilenet_v2", image_size=args.image_size,
+                                        weights=args.weights)
+        extra_features, _ = tlkit.extract_features(
+            backbone, tlkit.ImageSet(extra, [0] * len(extra), ["junk"]), verbose=0)
+        images = tlkit.ImageSet(folder.paths + extra, np.concatenate(
+            [folder.labels, rng.integers(0, folder.num_classes, len(extra))]), folder.class_names)
+        found = tlkit.audit(images, weights=args.weights, image_size=args.image_size,
+                            features=np.concatenate([features, extra_features]),
+                            outlier_threshold=min(THRESHOLDS), verbose=0)
+    by_threshold = {}
+    for threshold in THRESHOLDS:  # the rule at each threshold, from the z of the lowest
+        flagged = set(found.outliers.loc[found.outliers["z"] < -threshold, "path"])
+        by_threshold[str(threshold)] = {
+            "real_images_flagged": len(flagged - set(extra)),
+            **{kind: f"{len(flagged & set(paths))}/{len(paths)}" for kind, paths in kinds.items()}}
+    return by_threshold
+
+
+THRESHOLDS = (3.0, 3.5, 4.0)
 
 
 def ranking_figures(ranked_paths: list[str], changed: set[str]) -> dict[str, float]:
@@ -74,6 +157,7 @@ def main(argv: list[str] | None = None) -> dict:
     is_test = np.array([p in in_test for p in clean.paths])
     leaked = tlkit.count_near_duplicates(clean.features[is_test], clean.features[~is_test])
 
+    planted = planted_outliers(folder, clean.features, args)
     noisy_labels, rows = change_labels(folder.labels, folder.num_classes, args.noise, args.seed)
     noisy_set = tlkit.ImageSet(folder.paths, noisy_labels, folder.class_names)
     start = time.perf_counter()
@@ -102,7 +186,14 @@ def main(argv: list[str] | None = None) -> dict:
                  "suggested": r.suggested, "score": round(r.score, 4),
                  "suggested_confidence": round(r.suggested_confidence, 4), "verdict": r.verdict}
                 for r in top.itertuples()],
-            "class_overlap_top5": clean.class_overlap.head(5).round(4).to_dict("records")},
+            "outliers": [{"path": str(Path(r.path).relative_to(folder.root)),
+                          "nearest_class": r.nearest_class, "z": round(r.z, 2)}
+                         for r in clean.outliers.itertuples()],
+            "class_overlap_top5": clean.class_overlap.head(5).round(4).to_dict("records"),
+            "class_overlap_sharing_photos": clean.class_overlap[
+                clean.class_overlap["shared_photos"] > 0].round(4).to_dict("records"),
+            "class_overlap_rows": len(clean.class_overlap)},
+        "planted_outliers": planted,
         "noisy": {"fraction": args.noise, "seed": args.seed,
                   **ranking_figures(ranked, changed),
                   "flagged_is_issue": len(flagged),

@@ -67,7 +67,32 @@ def test_an_image_far_from_every_class_is_an_outlier_not_a_duplicate() -> None:
     features[7] = 40.0  # far from everything
     similarity, nearest = typicality(features, labels, 3)
     far = outliers(similarity, nearest, labels, ["a", "b", "c"], [f"{i}" for i in range(90)])
-    assert far["path"].tolist() == ["7"] and far["z"].iloc[0] < -4
+    # Far beyond the rest: the tail of a Gaussian blob (cosine to its class) comes next.
+    assert far["path"].iloc[0] == "7" and far["z"].iloc[0] < -20 and (far["z"].iloc[1:] > -10).all()
+
+
+def test_planted_blank_and_noise_images_are_outliers(tmp_path: Path) -> None:
+    # Junk looks like other junk: two blanks and a noise image, each filed in a class.
+    # Nearest neighbours found them typical (they are each other's); class means do not.
+    root = _folder(tmp_path / "images", n=12)
+    Image.new("RGB", (32, 32), "white").save(root / "red" / "blank_white.png")
+    Image.new("RGB", (32, 32), (128, 128, 128)).save(root / "green" / "blank_grey.png")
+    noise = np.random.default_rng(1).integers(0, 256, (32, 32, 3), dtype="uint8")
+    Image.fromarray(noise).save(root / "blue" / "noise.png")
+    found = tlkit.audit(root, **TINY)
+    assert sorted(Path(p).name for p in found.outliers["path"]) == \
+        ["blank_grey.png", "blank_white.png", "noise.png"]
+    assert found.counts["outliers"] == 3 and found.settings["outlier_threshold"] == 3.5
+    assert (found.outliers["z"] < -3.5).all()
+
+
+def test_alone_in_its_class_is_close_to_no_class() -> None:
+    features, labels = _blobs(n=10)
+    labels = np.append(labels, 3)
+    features = np.concatenate([features, features[:1]])  # a copy of a class-0 image in class 3
+    similarity, nearest = typicality(features, labels, 4)
+    assert nearest[-1] == 0 and similarity[-1] > 0.9  # its own class (itself) does not count
+    assert (nearest[10:30] == labels[10:30]).all()  # (class 0's images may be nearest to 3)
 
 
 def test_duplicates_are_tagged_by_class_and_split() -> None:
@@ -91,7 +116,24 @@ def test_class_overlap_finds_the_mixed_pair() -> None:
     p = np.eye(3)[labels].astype("float32")
     p[[0, 1, 12]] = np.eye(3)[[1, 1, 0]]  # a and b mixed three times
     overlap = class_overlap(p, labels, ["a", "b", "c"])
-    assert overlap.iloc[0].tolist() == ["a", "b", 2, 1, 3 / 20] and len(overlap) == 1
+    assert overlap.iloc[0].tolist() == ["a", "b", 2, 1, 0.2, 0.1, 0.2, 0] and len(overlap) == 1
+
+
+def test_class_overlap_rates_each_direction_and_counts_shared_photos() -> None:
+    # A small class taken for a large one: a pooled rate (6 of 106) would hide that
+    # most of the small class goes the other way.
+    labels = np.array([0] * 100 + [1] * 6 + [2] * 50 + [3] * 50)
+    p = np.eye(4)[labels].astype("float32")
+    p[[100, 101, 102, 103, 104]] = np.eye(4)[0]
+    # Classes 2 and 3 are told apart every time, but hold the same photo twice.
+    names = ["large", "small", "faces", "faces_easy"]
+    pairs = pd.DataFrame({"given_a": ["faces", "faces_easy", "large"],
+                          "given_b": ["faces_easy", "faces", "large"]})
+    overlap = class_overlap(p, labels, names, pairs).set_index(["class_a", "class_b"])
+    assert overlap.loc[("large", "small"), ["b_as_a", "b_as_a_rate", "rate"]].tolist() == \
+        [5, 5 / 6, 5 / 6]
+    assert overlap.loc[("faces", "faces_easy"), ["rate", "shared_photos"]].tolist() == [0, 2]
+    assert len(overlap) == 2
 
 
 def test_count_near_duplicates_is_the_leakage_count() -> None:
@@ -173,6 +215,7 @@ def test_audit_a_split_tags_pairs_across_parts(tmp_path: Path) -> None:
     ({"folds": 1}, ValueError, "folds"),
     ({"folds": 2.5}, TypeError, "folds"),
     ({"duplicate_threshold": 0.0}, ValueError, "duplicate_threshold"),
+    ({"outlier_threshold": -1.0}, ValueError, "outlier_threshold"),
     ({"data": "/no/such/folder"}, FileNotFoundError, "data"),
     ({"backbone": "nope"}, ValueError, "backbone"),
     ({"features": np.zeros((2, 16))}, ValueError, "features"),

@@ -50,8 +50,12 @@ def test_train_runs_the_whole_recipe(run: TrainingRun) -> None:
     assert metrics["train_images"] + metrics["validation_images"] + metrics["test_images"] == 36
     assert metrics["skipped_files"] == 1
     assert [e["top_blocks"] for e in metrics["unfreeze_events"]] == [0, 1]
-    assert set(metrics["wall_seconds"]) == {"data", "feature_extraction", "head_training",
-                                            "fine_tuning", "calibration", "evaluation", "total"}
+    assert set(metrics["wall_seconds"]) == {"data", "feature_extraction", "leakage_check",
+                                            "head_training", "fine_tuning", "calibration",
+                                            "evaluation", "total"}
+    leaked = metrics["test_images_with_a_near_duplicate_in_train"]
+    assert 0 <= leaked <= metrics["test_images"]
+    assert run.reports["test"].context["near duplicates in train"].startswith(f"{leaked} of ")
     calibration = metrics["calibration"]
     assert metrics["temperature"] == pytest.approx(run.temperature, abs=1e-4)
     assert calibration["images"] == metrics["validation_images"]
@@ -124,6 +128,7 @@ def test_a_users_own_split_is_used_as_given(folder: Path) -> None:
     parts = images.split(val=0.2, test=0.0, seed=1)
     run = train(parts, weights=None, verbose=0, options=TINY.replace(finetune_epochs=0))
     assert run.metrics["test_images"] == 0 and set(run.reports) == {"validation"}
+    assert run.metrics["test_images_with_a_near_duplicate_in_train"] is None
     assert run.metrics["validation_images"] == len(parts.val)
     assert list(run.history["phase"]) == ["frozen (cached features)"] * 2
 
@@ -244,6 +249,33 @@ def test_a_pre_split_folder_is_read_as_its_splits_not_as_classes(tmp_path: Path)
     assert all("/valid/" in path for path in run.split.val.paths)
     assert not any("/valid/" in path for path in run.split.test.paths + run.split.train.paths)
     assert "the folder's own split" in run.reports["test"].context["data"]
+
+
+def test_test_images_copied_from_train_are_counted_as_leakage(tmp_path: Path) -> None:
+    """A pre-split folder whose test part holds 3 copies of training images (one mirrored,
+    one re-encoded smaller) beside 3 images unlike any in train."""
+    root = tmp_path / "leaky"
+    rng = np.random.default_rng(0)
+    for part, n in (("train", 8), ("test", 0)):
+        for name, colour in (("ant", 0), ("bee", 2)):
+            (root / part / name).mkdir(parents=True)
+            for i in range(n):
+                pixels = rng.integers(0, 50, (32, 32, 3), dtype="uint8")
+                pixels[..., colour] = rng.integers(150, 255, (32, 32))
+                Image.fromarray(pixels).save(root / part / name / f"{i}.png")
+    train_ant = root / "train" / "ant"
+    with Image.open(train_ant / "0.png") as image:
+        image.save(root / "test" / "ant" / "copy.png")
+        image.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(root / "test" / "ant" / "mirror.png")
+    with Image.open(train_ant / "1.png") as image:
+        image.resize((24, 24)).save(root / "test" / "ant" / "smaller.jpg", quality=80)
+    for i, colour in enumerate(((0, 200, 0), (255, 255, 255), (90, 60, 20))):
+        Image.new("RGB", (32, 32), colour).save(root / "test" / "bee" / f"other_{i}.png")
+    run = train(root, backbone="tiny_test_net", weights=None, verbose=0,
+                options=TINY.replace(finetune_epochs=0, val_fraction=0.25))
+    assert run.metrics["test_images"] == 6
+    assert run.metrics["test_images_with_a_near_duplicate_in_train"] == 3
+    assert run.reports["test"].context["near duplicates in train"].startswith("3 of 6 test")
 
 
 def test_a_loaded_run_saved_again_keeps_its_report(run: TrainingRun, tmp_path: Path) -> None:

@@ -12,7 +12,9 @@ package.
 """
 
 from tlkit.auditing.duplicates import DUPLICATE_THRESHOLD, count_near_duplicates
+from tlkit.auditing.findings import OUTLIER_THRESHOLD
 from tlkit.auditing.result import AUDIT_FILES, DataAudit
 from tlkit.auditing.run import audit
 
-__all__ = ["AUDIT_FILES", "DUPLICATE_THRESHOLD", "DataAudit", "audit", "count_near_duplicates"]
+__all__ = ["AUDIT_FILES", "DUPLICATE_THRESHOLD", "OUTLIER_THRESHOLD", "DataAudit", "audit",
+           "count_near_duplicates"]

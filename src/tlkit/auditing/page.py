@@ -88,15 +88,19 @@ def _outliers(frame: pd.DataFrame) -> str:
 
 
 def _overlap(frame: pd.DataFrame) -> str:
-    listed = frame.head(20)
+    # The most confused pairs, then every pair that shares photos (those contradict).
+    listed = pd.concat([frame.head(20), frame.iloc[20:][frame["shared_photos"].iloc[20:] > 0]])
     if listed.empty:
         return "<p>None: the out-of-fold model confuses no two classes.</p>"
     rows = "".join(f"<tr><td>{_e(r.class_a)}</td><td>{_e(r.class_b)}</td>"
-                   f'<td class="num">{r.a_as_b}</td><td class="num">{r.b_as_a}</td>'
-                   f'<td class="num">{100 * r.rate:.1f} %</td></tr>' for r in listed.itertuples())
+                   f'<td class="num">{r.a_as_b} ({100 * r.a_as_b_rate:.1f} %)</td>'
+                   f'<td class="num">{r.b_as_a} ({100 * r.b_as_a_rate:.1f} %)</td>'
+                   f'<td class="num">{100 * r.rate:.1f} %</td>'
+                   f'<td class="num">{r.shared_photos}</td></tr>' for r in listed.itertuples())
     return ('<table class="sortable"><thead><tr><th>class a</th><th>class b</th>'
             '<th class="num">a taken for b</th><th class="num">b taken for a</th>'
-            f'<th class="num">rate</th></tr></thead><tbody>{rows}</tbody></table>')
+            '<th class="num">rate</th><th class="num">shared photos</th></tr></thead>'
+            f"<tbody>{rows}</tbody></table>")
 
 
 def audit_page(tables: Mapping[str, pd.DataFrame], summary: Mapping[str, Any],
@@ -134,9 +138,13 @@ def audit_page(tables: Mapping[str, pd.DataFrame], summary: Mapping[str, Any],
         "other; pairs across splits leak the test set into training.</p>",
         _duplicates(tables["duplicates"]),
         "<h2>Outliers</h2><p>Images far from every class in feature space (farthest first): "
-        "a blank scan, a screenshot, a photo of something else.</p>",
+        "a blank scan, a screenshot, a photo of something else, or a rightly labelled image "
+        "unlike the rest of its class (a drawing among photos).</p>",
         _outliers(tables["outliers"]),
-        "<h2>Class overlap</h2><p>Pairs of classes the out-of-fold model mixes up; the rate "
-        "is the share of the two classes' images given to the other one.</p>",
+        "<h2>Class overlap</h2><p>Pairs of classes the out-of-fold model mixes up, and pairs "
+        "whose folders hold the same photo (shared photos: duplicate pairs across the two). "
+        "Each direction has its share of the class's images taken for the other; the rate is "
+        "the larger one. The 20 most confused pairs, then every other pair that shares "
+        "photos; all in class_overlap.csv.</p>",
         _overlap(tables["class_overlap"])]
     return html_document("Data audit", parts)

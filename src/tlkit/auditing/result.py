@@ -31,14 +31,16 @@ class DataAudit:
             rows as cleanlab estimates labels are wrong),
             ``verdict`` (``"wrong label"``: the model is sure of another class;
             ``"unusual image"``: it is sure of none; ``""`` when not an issue) and
-            ``typicality`` (similarity to the nearest class), plus ``split`` for a Split.
+            ``typicality`` (similarity to the nearest class's mean), plus ``split`` for a Split.
         duplicates: Exact and near duplicate pairs: ``path_a``, ``path_b``,
             ``similarity``, ``kind`` (``"exact"``/``"near"``), ``given_a``, ``given_b``,
             ``classes`` (``"same"``/``"different"``), ``splits`` (e.g. ``"train/test"``).
         outliers: Images far from every class: ``path``, ``given``, ``nearest_class``,
             ``similarity``, ``z``.
-        class_overlap: Class pairs the out-of-fold model confuses: ``class_a``,
-            ``class_b``, ``a_as_b``, ``b_as_a``, ``rate``.
+        class_overlap: Class pairs the out-of-fold model confuses, or that share photos:
+            ``class_a``, ``class_b``, ``a_as_b``, ``b_as_a`` (counts), ``a_as_b_rate``,
+            ``b_as_a_rate`` (shares of each class), ``rate`` (the larger),
+            ``shared_photos`` (duplicate pairs across the two).
         settings: How the audit ran (backbone, weights, image size, folds, seed, ...).
         seconds: Wall seconds per step (``extraction``, ``the rest``, ``total``).
         features: The ``(n, channels)`` backbone features, in the order of ``paths``

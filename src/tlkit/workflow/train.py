@@ -40,6 +40,7 @@ from tlkit.heads import ClassifierHead, build_classifier
 from tlkit.interpolation import WeightInterpolation
 from tlkit.workflow.data import images_of, parts_of, shard_by_data, source_of
 from tlkit.workflow.distribute import resolve_strategy, strategy_name, worker_index
+from tlkit.workflow.leakage import LEAKAGE_METRIC, leakage_words, near_duplicate_leakage
 from tlkit.workflow.options import TrainingOptions
 from tlkit.workflow.run import TrainingRun
 
@@ -217,6 +218,9 @@ def train(
                                         **extract)
     validation = extract_features(base, val_set, **extract) if len(val_set) else None
     phases["feature_extraction"] = time.perf_counter() - t
+    t = time.perf_counter()  # test images with a near duplicate in train, before fine-tuning
+    leaked = near_duplicate_leakage(base, x_train[:len(train_set)], test_set, extract)
+    phases["leakage_check"] = time.perf_counter() - t
     t = time.perf_counter()
     with strategy.scope():
         head_history = fit_head(head, x_train, y_train, epochs=options.head_epochs,
@@ -296,6 +300,8 @@ def train(
                 val = reports["validation"]
                 context["validation accuracy"] = \
                     f"{100 * val.accuracy:.1f} % of {val.y_true.size:,} images"
+            if split_name == "test":
+                context["near duplicates in train"] = leakage_words(leaked, len(part))
             view_scores, labels = predictions[split_name]
             scores = view_scores.mean(axis=0) if calibration is None else \
                 tempered_mean(view_scores, calibration.temperature)
@@ -313,7 +319,8 @@ def train(
     history.index.name = "epoch"
     wall = time.perf_counter() - start
     metrics: dict[str, Any] = {"classes": len(names), "train_images": len(train_set),
-                               "validation_images": len(val_set), "test_images": len(test_set)}
+                               "validation_images": len(val_set), "test_images": len(test_set),
+                               LEAKAGE_METRIC: leaked}
     for split_name, report in reports.items():
         metrics[f"{split_name}_accuracy"] = report.accuracy
         metrics[f"{split_name}_mean_per_class_accuracy"] = report.balanced_accuracy
