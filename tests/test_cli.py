@@ -299,3 +299,16 @@ def test_a_bad_flag_value_exits_2_with_one_line(capsys: pytest.CaptureFixture) -
     assert info.value.code == 2
     err = capsys.readouterr().err.splitlines()
     assert err[-1] == "tlkit predict: error: argument --top-k: invalid int value: 'many'"
+
+
+def test_a_reader_that_stops_early_is_not_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`tlkit backbones | head -1`: the reader has gone, the write fails with EPIPE; the
+    command ends quietly with status 0, not an 'internal error' with a traceback."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader stopped
+    closed = os.fdopen(write_end, "w")
+    monkeypatch.setattr(sys, "stdout", closed)
+    try:
+        assert main(["backbones"]) == 0
+    finally:
+        closed.close()

@@ -395,13 +395,17 @@ def test_an_export_of_a_run_measures_itself_against_the_run(
     # A file that lost its head (every answer the same) measured against the run: it warns.
     broken = keras.models.clone_model(run.model)
     broken.set_weights([np.zeros_like(w) if w.ndim == 2 else w for w in run.model.get_weights()])
-    other = tlkit.export_model(broken, tmp_path / "broken.tflite", flip_tta=True)
+    other = tlkit.export_model(broken, tmp_path / "broken.tflite", flip_tta=True,
+                               class_names=run.class_names)
     with pytest.warns(UserWarning, match=r"loses .* accuracy on \d+ validation images.*"
                                          r"quantize='float16'"):
         figures = tlkit.measure_fidelity(run, other, max_drop=0.0)
     assert figures["accuracy_delta_points"] < -30
     unchecked = tlkit.export_model(run, tmp_path / "f.tflite", check=None)
     assert "fidelity" not in tlkit.LiteRTModel(unchecked).card.details
+    nameless = tlkit.export_model(broken, tmp_path / "nameless.tflite")  # classes "0", "1", "2"
+    with pytest.raises(ValueError, match="exported from another model"):
+        tlkit.measure_fidelity(run, nameless)  # matched by name, never by position
 
 
 def test_the_training_curves_name_the_phases_the_floor_and_the_saved_model(

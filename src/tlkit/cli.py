@@ -248,7 +248,13 @@ def main(argv: list[str] | None = None) -> int:
                 "export": _export, "audit": _audit, "backbones": _backbones}
     try:
         _prepare_tensorflow(getattr(args, "verbose", 1))
-        return handlers[args.command](args)
+        status = handlers[args.command](args)
+        sys.stdout.flush()  # a reader that has gone shows here, not at interpreter exit
+        return status
+    except BrokenPipeError:  # the reader stopped early (``tlkit evaluate ... | head``): fine
+        # Python would complain again when it flushes stdout at exit: point it at nothing.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as error:  # noqa: BLE001 - sorted into usage and internal errors
         if _is_usage_error(error):
             if args.debug:
