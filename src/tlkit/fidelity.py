@@ -137,7 +137,8 @@ def measure_fidelity(run: Any, path: str | os.PathLike[str], *, split: str = "va
             f"{len(labels):,} {split} images against the model it came from (top-1 agreement "
             f"{figures['top1_agreement']:.2%}, largest probability change "
             f"{figures['max_probability_change']:.2f}); above max_drop={max_drop:g}. Try a "
-            f"precision that keeps more: quantize='float16' or 'dynamic'"
+            f"precision that keeps more: quantize='int8-safe' (int8 with the layers it gets "
+            f"wrong in float), 'float16' or 'dynamic'"
             + (", and keep the run's flip average (flip_tta=True)" if flip_differs else "")
             + ".", stacklevel=2)
     return figures
