@@ -26,8 +26,8 @@ import tensorflow as tf
 
 from tlkit._checks import check_bool, check_choice, check_int, check_number, type_error
 from tlkit._constants import EXPORT_FORMATS, QUANTIZATIONS  # defined without TensorFlow
-from tlkit._quantize import int8_safe_tflite
 from tlkit._environment import versions
+from tlkit._quantize import int8_safe_tflite
 from tlkit.augment import AugmentationLayer
 from tlkit.data import ImageSet
 from tlkit.fidelity import FIDELITY_SPLITS, measure_fidelity
