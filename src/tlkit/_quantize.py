@@ -8,7 +8,7 @@ step). Rounding alone gives ``1 / sqrt(12)`` = 0.29 steps; on the Caltech-101 fl
 nearly every layer sits there, while the linear 1x1 "project" convolutions of the last
 blocks reach 1-2 steps. ``int8-safe`` keeps in float the layers above
 :data:`ERROR_STEPS` (most sensitive first, at most :data:`MAX_FLOAT_LAYERS`), and
-everything else int8. The choice reads only the calibration images, never labels, and is
+everything else int8 (float32 pixels in: the model quantizes them on entry). The choice reads only the calibration images, never labels, and is
 deterministic (the same images give the same layers).
 """
 
@@ -32,12 +32,17 @@ ERROR_STEPS = 1.0
 3.5x the error of rounding alone (0.29)."""
 
 MAX_FLOAT_LAYERS = 3
-"""At most this many layers are kept in float (the file stays near int8's size)."""
+"""At most this many layers are kept in float, the worst first (the file stays well under
+float16's size). Measured on the Caltech-101 flagship (seeds 0, 1, 2; test split, no
+test-time augmentation): two layers pass :data:`ERROR_STEPS` (the project convolutions of
+blocks 13 and 16, 1.56-1.60 and 1.14-1.33 steps); keeping both in float raised top-1
+agreement with Keras from 98.73/98.16/98.10 % (int8) to 99.14/98.50/98.85 % at 4.06 MB;
+block 13's alone gave 99.02/98.50/98.39 % at 3.14 MB."""
 
 DEBUG_IMAGES = 100
-"""The errors are measured on at most this many of the calibration images, spread evenly
-(every layer's error is an average; 100 images rank the layers as 300 do, in a third of
-the time)."""
+"""The errors are averaged over at most this many of the calibration images, spread
+evenly over them (the debugger runs each image through every layer twice; the figures
+above were measured on 100 of 300)."""
 
 
 def _debugger(model: Any, representative: list[np.ndarray]) -> Any:
