@@ -264,3 +264,8 @@ def test_int8_safe_keeps_the_layer_int8_gets_wrong_in_float(tmp_path: Path) -> N
     # on all of them (0.04: the int8 layers around it and the softmax's 1/256 steps).
     assert agreements["int8"] < 0.5 and changes["int8"] > 0.3
     assert agreements["int8-safe"] == 1.0 and changes["int8-safe"] < 0.1
+    # Deterministic: the same calibration images give the same layers and the same file.
+    again = export_model(model, tmp_path / "again.tflite", quantize="int8-safe",
+                         representative=pixels, class_names=["a", "b", "c"])
+    assert LiteRTModel(again).metadata["float_layers"] == lite.metadata["float_layers"]
+    assert again.read_bytes() == path.read_bytes()

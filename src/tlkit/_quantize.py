@@ -8,8 +8,9 @@ step). Rounding alone gives ``1 / sqrt(12)`` = 0.29 steps; on the Caltech-101 fl
 nearly every layer sits there, while the linear 1x1 "project" convolutions of the last
 blocks reach 1-2 steps. ``int8-safe`` keeps in float the layers above
 :data:`ERROR_STEPS` (most sensitive first, at most :data:`MAX_FLOAT_LAYERS`), and
-everything else int8 (float32 pixels in: the model quantizes them on entry). The choice reads only the calibration images, never labels, and is
-deterministic (the same images give the same layers).
+everything else int8 (float32 pixels in: the model quantizes them on entry). The choice
+reads only the calibration images, never labels, and is deterministic (the same images
+give the same layers).
 """
 
 from __future__ import annotations
@@ -79,7 +80,8 @@ def int8_layer_errors(debugger: Any) -> dict[str, float]:
     return dict(sorted(errors.items(), key=lambda item: (-item[1], item[0])))
 
 
-def int8_safe_tflite(model: Any, representative: list[np.ndarray]) -> tuple[bytes, dict[str, float]]:
+def int8_safe_tflite(model: Any,
+                     representative: list[np.ndarray]) -> tuple[bytes, dict[str, float]]:
     """An int8 TFLite model with its most sensitive layers in float.
 
     Returns:
