@@ -118,8 +118,9 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("run_dir", type=Path, help="a run folder written by `tlkit train`")
     export.add_argument("--format", choices=EXPORT_FORMATS, default="tflite")
     export.add_argument("--quantize", choices=QUANTIZATIONS,
-                        default="none", help="TFLite precision (int8: calibrated on the run's "
-                        "training images, or --representative)")
+                        default="none", help="TFLite precision (int8 and int8-safe: calibrated "
+                        "on the run's training images, or --representative; int8-safe keeps the "
+                        "layers int8 gets wrong in float)")
     export.add_argument("--output", type=Path, default=None,
                         help="file or folder to write (default: RUN_DIR/export/model_QUANT.tflite, "
                              "RUN_DIR/export/model.onnx or RUN_DIR/export/savedmodel)")

@@ -14,8 +14,9 @@ __all__ = ["EXPORT_FORMATS", "QUANTIZATIONS", "QUICK", "STRATEGIES"]
 EXPORT_FORMATS = ("savedmodel", "tflite", "onnx")
 """The formats :func:`tlkit.export_model` writes."""
 
-QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
-"""The TFLite precisions: float32, float16 weights, int8 weights (dynamic range), full int8."""
+QUANTIZATIONS = ("none", "float16", "dynamic", "int8", "int8-safe")
+"""The TFLite precisions: float32, float16 weights, int8 weights (dynamic range), full int8,
+and int8 with the few layers int8 gets wrong kept in float."""
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 """Strategy names :func:`tlkit.make_strategy`, :func:`tlkit.train` and ``tlkit train`` accept."""

@@ -3,7 +3,8 @@
     tlkit train FOLDER --output-dir DIR [--backbone NAME] [--weights imagenet|PATH] [--quick]
     tlkit evaluate RUN_DIR FOLDER [--output-dir DIR]
     tlkit predict RUN_DIR IMAGE_OR_FOLDER... [--top-k K] [--format table|json|csv]
-    tlkit export RUN_DIR --format savedmodel|tflite|onnx [--quantize none|float16|dynamic|int8]
+    tlkit export RUN_DIR --format savedmodel|tflite|onnx
+                 [--quantize none|float16|dynamic|int8|int8-safe]
                  [--check validation|test|none] [--max-drop PT] [--data-root DIR]
     tlkit audit FOLDER --output-dir DIR [--backbone B] [--weights W] [--image-size N]
     tlkit backbones

@@ -1,4 +1,4 @@
-"""Export a classifier for serving and devices: SavedModel, and TFLite in four precisions.
+"""Export a classifier for serving and devices: SavedModel, and TFLite in five precisions.
 
 Every export keeps the backbone's preprocessing inside (it takes raw RGB pixels in
 ``[0, 255]``), leaves the augmentation layers out, and keeps the calibrated temperature
@@ -27,6 +27,7 @@ import tensorflow as tf
 from tlkit._checks import check_bool, check_choice, check_int, check_number, type_error
 from tlkit._constants import EXPORT_FORMATS, QUANTIZATIONS  # defined without TensorFlow
 from tlkit._environment import versions
+from tlkit._quantize import int8_safe_tflite
 from tlkit.augment import AugmentationLayer
 from tlkit.data import ImageSet
 from tlkit.fidelity import FIDELITY_SPLITS, measure_fidelity
@@ -250,8 +251,11 @@ def export_model(
             pixels and ``serve_uint8``), ``"tflite"``, or ``"onnx"`` (float32 pixels in;
             needs ``pip install "tlkit[deploy]"``).
         quantize: TFLite precision: ``"none"`` (float32), ``"float16"`` weights,
-            ``"dynamic"`` range (int8 weights), or full ``"int8"`` (uint8 pixels in,
-            float32 probabilities out, calibrated on ``representative``).
+            ``"dynamic"`` range (int8 weights), full ``"int8"`` (uint8 pixels in,
+            float32 probabilities out, calibrated on ``representative``), or
+            ``"int8-safe"``: int8 but for the layers TensorFlow's quantization debugger
+            finds int8 gets wrong on the ``representative`` images, kept in float
+            (float32 pixels in; the layers are listed under ``float_layers`` in the JSON).
         class_names: One name per output (default: the run's).
         representative: Calibration images for int8: an :class:`tlkit.ImageSet` (a
             stratified sample is drawn) or pixels ``(n, h, w, 3)``; default: the run's
@@ -297,7 +301,7 @@ def export_model(
         >>> export_model(model, folder / "m.tflite", quantize="int4")
         Traceback (most recent call last):
         ...
-        ValueError: Unknown quantize: expected one of dynamic, float16, int8, none. ...
+        ValueError: Unknown quantize: expected one of dynamic, float16, int8, int8-safe, none. ...
     """
     check_choice("format", format, EXPORT_FORMATS)
     check_choice("quantize", quantize, QUANTIZATIONS)
@@ -324,13 +328,13 @@ def export_model(
     inference = inference_model(keras_model, flip_tta=check_bool("flip_tta", flip_tta))
     size = tuple(int(s) for s in inference.input_shape[1:3])
     calibration = None
-    if quantize == "int8":
+    if quantize.startswith("int8"):
         split = getattr(run, "split", None)
         source = representative if representative is not None else (
             split.train if split is not None and len(split.train) else None)
         if source is None:
-            raise ValueError("quantize='int8' needs representative images to calibrate on: "
-                             "pass representative= (an ImageSet of training images).")
+            raise ValueError(f"quantize={quantize!r} needs representative images to calibrate "
+                             f"on: pass representative= (an ImageSet of training images).")
         calibration = _representative(source, size, resize, calibration_images, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     if format == "savedmodel":
@@ -346,11 +350,17 @@ def export_model(
         details = {"input": {"dtype": "float32"}}
         outputs = int(inference.output_shape[-1])
     else:
-        content = _tflite(inference, quantize, calibration)
+        float_layers: dict[str, float] | None = None
+        if quantize == "int8-safe":
+            content, float_layers = int8_safe_tflite(inference, calibration or [])
+        else:
+            content = _tflite(inference, quantize, calibration)
         _check_builtin(content, quantize)
         path.write_bytes(content)
         details = LiteRTModel(path, class_names=names or None).io_details()
         outputs = int(details["output"]["shape"][-1])
+        if float_layers is not None:  # the layers kept in float, with their int8 error
+            details["float_layers"] = float_layers
     card = _card(run, names or [str(i) for i in range(outputs)], size, resize, format,
                  quantize, flip_tta, keras_model)
     card.details = {**details, "calibration_images": len(calibration) if calibration else 0}

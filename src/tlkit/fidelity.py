@@ -135,5 +135,6 @@ def measure_fidelity(run: Any, path: str | os.PathLike[str], *, split: str = "va
             f"{len(labels):,} {split} images against the model it came from (top-1 agreement "
             f"{figures['top1_agreement']:.2%}, largest probability change "
             f"{figures['max_probability_change']:.2f}); above max_drop={max_drop:g}. Try a "
-            f"precision that keeps more: quantize='float16' or 'dynamic'.", stacklevel=2)
+            f"precision that keeps more: quantize='int8-safe' (int8 with the layers it gets "
+            f"wrong in float), 'float16' or 'dynamic'.", stacklevel=2)
     return figures
