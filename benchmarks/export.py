@@ -182,9 +182,9 @@ def _measure(run_dir: Path, args: argparse.Namespace, index: int) -> dict:
                                                        args.calls)
         row = _row(f"tflite_{quantize}", path, scores, test, run, keras_scores, latency)
         row["export_seconds"] = seconds
-        row["calibration_images"] = lite.metadata.get("calibration_images", 0)
-        if "float_layers" in lite.metadata:
-            row["float_layers"] = lite.metadata["float_layers"]
+        row["calibration_images"] = lite.card.details.get("calibration_images", 0)
+        if "float_layers" in lite.card.details:
+            row["float_layers"] = lite.card.details["float_layers"]
         results.append(row)
         print(f"{quantize}: {row['test_accuracy']:.4f} ({row['accuracy_minus_keras']:+.4f}), "
               f"agreement {row['top1_agreement_with_keras']:.4f}, {row['size_mb']} MB, "

@@ -60,14 +60,25 @@ def front_results() -> str:
     ]
     export = _dated("export_*.json")
     exported = json.loads(export.read_text())
-    by_format = {r["format"]: r for r in exported["results"]}
-    for key, name in (("tflite_none", "TFLite float32"), ("tflite_int8", "TFLite int8")):
-        if key in by_format:
-            r = by_format[key]
-            latency = r["latency_ms"].get("2_threads")
-            rows.append((f"{name} file, one image on 2 threads",
-                         f"{r['size_mb']:.1f} MB, {latency:.1f} ms; agrees with Keras on "
-                         f"{100 * r.get('top1_agreement_with_keras', 1.0):.1f} % of test images"))
+    if "summary" in exported:  # several runs: their medians
+        medians = {k: v["median"] for k, v in exported["summary"].items()}
+        sizes = {k: (m["size_mb"], m["latency_2_threads_ms"], m["top1_agreement_with_keras"])
+                 for k, m in medians.items()}
+        over = f" (median of {len(exported['runs'])} runs)"
+    else:
+        sizes = {r["format"]: (r["size_mb"], r["latency_ms"].get("2_threads"),
+                               r.get("top1_agreement_with_keras", 1.0))
+                 for r in exported["results"]}
+        over = ""
+    for key, name in (("tflite_none", "TFLite float32"), ("tflite_int8", "TFLite int8"),
+                      ("tflite_int8-safe", "TFLite int8-safe")):
+        if key in sizes:
+            size, latency, agreement = sizes[key]
+            rows.append((f"{name} file, one image on 2 threads{over}",
+                         f"{size:.1f} MB, {latency:.1f} ms; agrees with Keras on "
+                         f"{100 * agreement:.1f} % of test images"))
+    figure = exported.get("calibration_frozen_mobilenetv2_224_batch64_images_per_second")
+    export_speed = f", during the export benchmark at {figure:g} images/s" if figure else ""
     body = "\n".join(f"   * - {name}\n     - {value}" for name, value in rows)
     return (
         f".. list-table:: What to expect: Caltech-101 (101 classes, "
@@ -77,9 +88,9 @@ def front_results() -> str:
         f"From ``benchmarks/results/{flagship.name}`` "
         f"(``{data['command'].split(' --output-dir')[0]}``)"
         f" and ``benchmarks/results/{export.name}``. The machine is shared and its speed "
-        f"varies from day to day: during these runs it ran frozen MobileNetV2 at "
-        f"{speed_words} (224 px, batch 64), so compare times within one run, not across "
-        f"days.\n")
+        f"varies from day to day: during the training runs it ran frozen MobileNetV2 at "
+        f"{speed_words} (224 px, batch 64){export_speed}, so compare times within one "
+        f"run, not across days.\n")
 
 
 def main() -> None:

@@ -126,7 +126,7 @@ def test_augmentation_is_left_out(trained: tuple) -> None:
 def test_bad_export_requests(trained: tuple, tmp_path: Path) -> None:
     model, images = trained
     with pytest.raises(ValueError, match="Unknown format"):
-        export_model(model, tmp_path / "x", format="onnx")
+        export_model(model, tmp_path / "x", format="coreml")
     with pytest.raises(ValueError, match="Unknown quantize"):
         export_model(model, tmp_path / "x.tflite", quantize="int4")
     with pytest.raises(ValueError, match="int8' needs representative images"):
@@ -249,12 +249,12 @@ def test_int8_safe_keeps_the_layer_int8_gets_wrong_in_float(tmp_path: Path) -> N
         changes[quantize] = np.abs(got - expected).max()
         agreements[quantize] = np.mean(got.argmax(1) == expected.argmax(1))
         if quantize == "int8":
-            assert "float_layers" not in lite.metadata
+            assert "float_layers" not in lite.card.details
             continue
         # The debugger's choice: the fragile layer alone, its int8 error far above rounding.
-        (name, steps), = lite.metadata["float_layers"].items()
+        (name, steps), = lite.card.details["float_layers"].items()
         assert "fragile" in name and steps > 10
-        assert lite.metadata["input"]["dtype"] == "float32"
+        assert lite.card.details["input"]["dtype"] == "float32"
         from tlkit.litert import interpreter_class
 
         ops = {op["op_name"] for op in interpreter_class()(model_path=str(path))
@@ -267,5 +267,5 @@ def test_int8_safe_keeps_the_layer_int8_gets_wrong_in_float(tmp_path: Path) -> N
     # Deterministic: the same calibration images give the same layers and the same file.
     again = export_model(model, tmp_path / "again.tflite", quantize="int8-safe",
                          representative=pixels, class_names=["a", "b", "c"])
-    assert LiteRTModel(again).metadata["float_layers"] == lite.metadata["float_layers"]
+    assert LiteRTModel(again).card.details["float_layers"] == lite.card.details["float_layers"]
     assert again.read_bytes() == path.read_bytes()

@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from tlkit._quiet import quiet_native_logs
+
 __all__ = ["DEBUG_IMAGES", "ERROR_STEPS", "MAX_FLOAT_LAYERS", "int8_layer_errors",
            "int8_safe_tflite"]
 
@@ -54,7 +56,8 @@ def _debugger(model: Any, representative: list[np.ndarray]) -> Any:
     converter.representative_dataset = lambda: ([x] for x in representative)
     step = max(1, math.ceil(len(representative) / DEBUG_IMAGES))
     debug = representative[::step]
-    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings(), \
+            quiet_native_logs():  # the converter's settings, printed from C++
         warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
         return tf.lite.experimental.QuantizationDebugger(
             converter=converter, debug_dataset=lambda: ([x] for x in debug))
@@ -66,7 +69,7 @@ def int8_layer_errors(debugger: Any) -> dict[str, float]:
     Keys are the layers' output tensor names (what ``denylisted_nodes`` takes); ties
     are broken by name, so the order is deterministic.
     """
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), quiet_native_logs():
         warnings.simplefilter("ignore")
         debugger.run()
     table = io.StringIO()
@@ -92,7 +95,8 @@ def int8_safe_tflite(model: Any,
     kept = {name: round(error, 3) for name, error in errors.items()
             if error > ERROR_STEPS}
     kept = dict(list(kept.items())[:MAX_FLOAT_LAYERS])
-    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings(), \
+            quiet_native_logs():
         warnings.simplefilter("ignore")
         debugger.options = tf.lite.experimental.QuantizationDebugOptions(
             denylisted_nodes=list(kept))

@@ -35,17 +35,16 @@ absl logging is initialised and regardless of that variable, are sent to ``/dev/
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
 import traceback
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from tlkit._cli_parser import _OPTION_FLAGS, _parser  # TensorFlow-free: --help is instant
 from tlkit._constants import QUICK
+from tlkit._quiet import stderr_to_devnull  # TensorFlow-free
 
 __all__ = ["main"]
 
@@ -201,20 +200,6 @@ def _is_usage_error(error: BaseException) -> bool:
     return inside and (frame.line or "").lstrip().startswith("raise ")
 
 
-@contextlib.contextmanager
-def _stderr_to_devnull() -> Iterator[None]:
-    """Point file descriptor 2 (C++ logging writes there) at /dev/null for a while."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
 def _prepare_tensorflow(verbose: int) -> None:
     """Import TensorFlow before a command runs, without its log lines unless ``verbose`` 2.
 
@@ -225,7 +210,7 @@ def _prepare_tensorflow(verbose: int) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if os.environ["TF_CPP_MIN_LOG_LEVEL"].strip() in ("", "0"):
         return
-    with _stderr_to_devnull():  # TF 2.21 logs while it loads, whatever the variable says
+    with stderr_to_devnull():  # TF 2.21 logs while it loads, whatever the variable says
         import tensorflow as tf
     from absl import logging as absl_logging
 

@@ -28,6 +28,7 @@ from tlkit._checks import check_bool, check_choice, check_int, check_number, typ
 from tlkit._constants import EXPORT_FORMATS, QUANTIZATIONS  # defined without TensorFlow
 from tlkit._environment import versions
 from tlkit._quantize import int8_safe_tflite
+from tlkit._quiet import quiet_native_logs
 from tlkit.augment import AugmentationLayer
 from tlkit.data import ImageSet
 from tlkit.fidelity import FIDELITY_SPLITS, measure_fidelity
@@ -169,8 +170,9 @@ def _check_replaceable(path: Path, format: str) -> None:  # noqa: A002
 
 def _check_builtin(content: bytes, quantize: str) -> None:
     """Fail when the converter let a non-builtin (Flex or custom) op into the file."""
-    interpreter = interpreter_class()(model_content=content,
-                                      experimental_op_resolver_type=op_resolver_without_delegates())
+    with quiet_native_logs():
+        interpreter = interpreter_class()(
+            model_content=content, experimental_op_resolver_type=op_resolver_without_delegates())
     ops = interpreter._get_ops_details()  # noqa: SLF001 - the interpreter's own op listing
     foreign = sorted({op["op_name"] for op in ops
                       if op["op_name"].startswith("Flex") or op["op_name"] in ("CUSTOM",)})
@@ -197,7 +199,8 @@ def _tflite(model: keras.Model, quantize: str, representative: list[np.ndarray] 
         converter.inference_input_type = tf.uint8  # raw pixels in, probabilities out
     with contextlib.redirect_stdout(io.StringIO()):  # the converter prints its signatures
         try:
-            return converter.convert()
+            with quiet_native_logs():  # its settings, printed from C++
+                return converter.convert()
         except Exception as error:  # noqa: BLE001 - the converter raises many kinds
             # A converter failure is TensorFlow's, not a bad argument: not a ValueError
             # (the command line shows it with its traceback, exit status 1).

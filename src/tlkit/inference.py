@@ -139,8 +139,9 @@ def load_predictor(path: str | os.PathLike[str], *, data_root: str | os.PathLike
 
     Example:
         >>> import tempfile, pathlib, tlkit
-        >>> backbone = tlkit.build_backbone("mobilenet_v2", image_size=32, weights=None)
-        >>> model = tlkit.build_classifier(backbone, tlkit.ClassifierHead(2, hidden_units=()))
+        >>> import keras  # any classifier of pixels to probabilities; a tiny one here
+        >>> model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(),
+        ...                           keras.layers.Dense(2, activation="softmax")])
         >>> folder = pathlib.Path(tempfile.mkdtemp())
         >>> path = tlkit.export_model(model, folder / "pets", class_names=["cat", "dog"])
         >>> type(load_predictor(path)).__name__  # a TFLite file, whatever its name

@@ -16,6 +16,7 @@ import numpy as np
 
 from tlkit._checks import check_int, type_error
 from tlkit._exported import ExportedModel
+from tlkit._quiet import quiet_native_logs
 
 __all__ = ["LiteRTModel"]
 
@@ -82,14 +83,14 @@ class LiteRTModel(ExportedModel):
         if not self.path.is_file():
             raise FileNotFoundError(f"path={str(self.path)!r} does not exist; expected a "
                                     f".tflite file written by tlkit export.")
-        with warnings.catch_warnings():  # tf.lite.Interpreter's deprecation notice
-            warnings.simplefilter("ignore")
-            self._interpreter = interpreter_class()(
-                model_path=str(self.path),
-                num_threads=None if num_threads is None else check_int(
-                    "num_threads", num_threads, minimum=1))
+        threads = None if num_threads is None else check_int("num_threads", num_threads,
+                                                             minimum=1)
+        with warnings.catch_warnings(), quiet_native_logs():  # the delegate's INFO line
+            warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
+            self._interpreter = interpreter_class()(model_path=str(self.path),
+                                                    num_threads=threads)
+            self._interpreter.allocate_tensors()
         self.runtime = type(self._interpreter).__module__.split(".")[0]
-        self._interpreter.allocate_tensors()
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]
         size = (int(self._input["shape"][1]), int(self._input["shape"][2]))

@@ -35,8 +35,9 @@ class TensorFlowSavedModel(ExportedModel):
 
     Example:
         >>> import tempfile, pathlib, numpy as np, tlkit
-        >>> backbone = tlkit.build_backbone("mobilenet_v2", image_size=32, weights=None)
-        >>> model = tlkit.build_classifier(backbone, tlkit.ClassifierHead(2, hidden_units=()))
+        >>> import keras  # any classifier of pixels to probabilities; a tiny one here
+        >>> model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(),
+        ...                           keras.layers.Dense(2, activation="softmax")])
         >>> folder = pathlib.Path(tempfile.mkdtemp()) / "served"
         >>> served = TensorFlowSavedModel(tlkit.export_model(
         ...     model, folder, format="savedmodel", class_names=["cat", "dog"]))
