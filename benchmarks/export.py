@@ -62,6 +62,9 @@ def main(argv: list[str] | None = None) -> dict:
                         help="one or more run folders (e.g. one per seed)")
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--formats", nargs="+", default=list(tlkit.EXPORT_FORMATS),
+                        choices=tlkit.EXPORT_FORMATS,
+                        help="formats to measure (default: all; tflite means every precision)")
     parser.add_argument("--export-dir", type=Path, default=None,
                         help="where the exported files go (default: a temporary folder)")
     add_output_arguments(parser)
@@ -76,7 +79,8 @@ def main(argv: list[str] | None = None) -> dict:
         "calibration_frozen_mobilenetv2_224_batch64_images_per_second": calibration,
         "cpu_count": os.cpu_count(),
         "versions": {"tensorflow": tf.__version__, "tlkit": tlkit.__version__},
-        "interpreter": sorted({run.pop("interpreter") for run in runs}),
+        "interpreter": sorted({run.pop("interpreter") or "" for run in runs} - {""}),
+        "formats": args.formats,
         "calls": args.calls,
         "warmup": args.warmup,
         "targets": TARGETS,
@@ -95,6 +99,18 @@ TARGETS = {"abs_accuracy_minus_keras_points_at_most": 0.3, "top1_agreement_at_le
 def _summary(runs: list[dict]) -> dict:
     """Medians over the runs of each TFLite precision, and the targets met or not."""
     summary = {}
+    onnx = [r for run in runs for r in run["results"] if r["format"] == "onnx"]
+    if onnx:  # float32 ONNX against the run: agreement, size, latency
+        summary["onnx"] = {"runs": len(onnx), "median": {
+            "top1_agreement_with_keras": statistics.median(r["top1_agreement_with_keras"]
+                                                           for r in onnx),
+            "max_probability_change": statistics.median(r["max_probability_change"]
+                                                        for r in onnx),
+            "size_mb": statistics.median(r["size_mb"] for r in onnx),
+            "latency_2_threads_ms": statistics.median(r["latency_ms"]["2_threads"]
+                                                      for r in onnx)}}
+    if not all(any(r["format"] == "tflite_float16" for r in run["results"]) for run in runs):
+        return summary  # TFLite not measured: no precision targets to check
     for quantize in tlkit.QUANTIZATIONS:
         rows = [next(r for r in run["results"] if r["format"] == f"tflite_{quantize}")
                 for run in runs]
@@ -159,16 +175,31 @@ def _measure(run_dir: Path, args: argparse.Namespace, index: int) -> dict:
     out = (args.export_dir / f"run{index}") if args.export_dir else \
         Path(tempfile.mkdtemp(prefix="tlkit-export-"))
     # check=None: this benchmark measures every file on the whole test split itself.
-    saved = tlkit.export_model(run, out / "savedmodel", format="savedmodel",
-                               overwrite=args.overwrite, check=None)
-    loaded = tf.saved_model.load(str(saved))  # kept: its variables live as long as it does
-    serve = loaded.serve
-    saved_scores = np.concatenate([serve(tf.constant(pixels[i:i + 64])).numpy()
-                                   for i in range(0, len(pixels), 64)])
-    results.append(_row("savedmodel", saved, saved_scores, test, run, keras_scores,
-                        {"default": latency_ms(lambda: serve(tf.constant(one)), args.warmup,
-                                               args.calls)}))
-    for quantize in tlkit.QUANTIZATIONS:
+    if "savedmodel" in args.formats:
+        saved = tlkit.export_model(run, out / "savedmodel", format="savedmodel",
+                                   overwrite=args.overwrite, check=None)
+        loaded = tf.saved_model.load(str(saved))  # kept: its variables live as long as it does
+        serve = loaded.serve
+        saved_scores = np.concatenate([serve(tf.constant(pixels[i:i + 64])).numpy()
+                                       for i in range(0, len(pixels), 64)])
+        results.append(_row("savedmodel", saved, saved_scores, test, run, keras_scores,
+                            {"default": latency_ms(lambda: serve(tf.constant(one)),
+                                                   args.warmup, args.calls)}))
+    if "onnx" in args.formats:
+        start = time.perf_counter()
+        path = tlkit.export_model(run, out / "model.onnx", format="onnx",
+                                  overwrite=args.overwrite, check=None)
+        seconds = round(time.perf_counter() - start, 1)
+        onnx = tlkit.OnnxModel(path)
+        latency = {f"{t}_threads": latency_ms(
+            lambda timed=tlkit.OnnxModel(path, num_threads=t): timed.predict_proba(one),
+            args.warmup, args.calls) for t in (1, 2)}
+        row = _row("onnx", path, onnx.predict_proba(pixels), test, run, keras_scores, latency)
+        row["export_seconds"] = seconds
+        results.append(row)
+        print(f"onnx: agreement {row['top1_agreement_with_keras']:.4f}, {latency}",
+              file=sys.stderr)
+    for quantize in tlkit.QUANTIZATIONS if "tflite" in args.formats else ():
         start = time.perf_counter()
         path = tlkit.export_model(run, out / f"model_{quantize}.tflite", quantize=quantize,
                                   overwrite=args.overwrite, check=None)
@@ -190,14 +221,14 @@ def _measure(run_dir: Path, args: argparse.Namespace, index: int) -> dict:
               f"agreement {row['top1_agreement_with_keras']:.4f}, {row['size_mb']} MB, "
               f"{latency}", file=sys.stderr)
 
-    float_size = next(r["size_mb"] for r in results if r["format"] == "tflite_none")
+    float_size = next((r["size_mb"] for r in results if r["format"] == "tflite_none"), None)
     for row in results:
-        if row["format"].startswith("tflite"):
+        if row["format"].startswith("tflite") and float_size:
             row["size_ratio_to_float32_tflite"] = round(float_size / row["size_mb"], 3)
     return {"run_dir": str(run_dir), "seed": run.options.seed, "test_images": len(test),
             "test_time_augmentation": "flip" if run.options.tta else "none",
-            "interpreter": tlkit.LiteRTModel(out / "model_none.tflite").runtime,
-            "results": results}
+            "interpreter": tlkit.LiteRTModel(out / "model_none.tflite").runtime
+            if float_size else None, "results": results}
 
 
 def _row(name: str, path: Path, scores: np.ndarray, test: tlkit.ImageSet, run: tlkit.TrainingRun,
