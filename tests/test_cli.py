@@ -299,3 +299,26 @@ def test_a_bad_flag_value_exits_2_with_one_line(capsys: pytest.CaptureFixture) -
     assert info.value.code == 2
     err = capsys.readouterr().err.splitlines()
     assert err[-1] == "tlkit predict: error: argument --top-k: invalid int value: 'many'"
+
+
+def test_backbones_rank_prints_both_scores_and_the_order(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    folder = make_folder(tmp_path / "data", {"red": 60, "blue": 190}, n=4)
+    rank = ["backbones", "--rank", str(folder), "--candidates", "tiny_test_net",
+            "mobilenet_v3_small", "--image-size", "32", "--verbose", "0"]
+    assert main([*rank, "--weights", "none", "--format", "json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["images"] == 8 and set(record["order"]) == {"tiny_test_net",
+                                                                "mobilenet_v3_small"}
+    assert set(record["backbones"]["tiny_test_net"]) >= {"logme", "knn_accuracy",
+                                                         "feature_seconds"}
+    # One value for all, one named: the named one wins for its backbone.
+    assert main([*rank, "--weights", "imagenet", "--weights", "tiny_test_net=none",
+                 "--weights", "mobilenet_v3_small=none", "--by", "knn_accuracy"]) == 0
+    out = capsys.readouterr().out
+    assert "ranked by knn_accuracy on 8 images of 2 classes" in out
+    assert "predicted order (knn_accuracy):" in out
+    with pytest.raises(SystemExit) as info:
+        main([*rank, "--weights", "resnet50=none"])
+    assert info.value.code == 2
+    assert "names a backbone that is not a candidate" in capsys.readouterr().err

@@ -62,7 +62,9 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors (imported laz
     from tlkit.heads import ClassifierHead, build_classifier
     from tlkit.interpolation import WeightInterpolation
     from tlkit.litert import LiteRTModel
+    from tlkit.ranking import BackboneRanking, rank_backbones
     from tlkit.schedules import ShiftedSchedule
+    from tlkit.transferability import knn_accuracy, logme_score
     from tlkit.workflow import (
         STRATEGIES,
         TrainingOptions,
@@ -94,7 +96,9 @@ _SOURCES: dict[str, tuple[str, ...]] = {
     "tlkit.heads": ("ClassifierHead", "build_classifier"),
     "tlkit.interpolation": ("WeightInterpolation",),
     "tlkit.litert": ("LiteRTModel",),
+    "tlkit.ranking": ("BackboneRanking", "rank_backbones"),
     "tlkit.schedules": ("ShiftedSchedule",),
+    "tlkit.transferability": ("knn_accuracy", "logme_score"),
     "tlkit.workflow": ("STRATEGIES", "TrainingOptions", "TrainingRun", "is_chief",
                        "make_strategy", "train", "worker_index"),
 }
@@ -102,7 +106,8 @@ _MODULE_OF = {name: module for module, names in _SOURCES.items() for name in nam
 # Sub-packages and modules reachable as attributes after a bare ``import tlkit``, as before.
 _SUBMODULES = ("auditing", "augment", "backbones", "calibration", "class_weights", "data",
                "datasets", "evaluation", "export", "features", "fidelity", "finetune", "heads",
-               "interpolation", "litert", "schedules", "workflow")
+               "interpolation", "litert", "ranking", "schedules", "transferability",
+               "workflow")
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -112,6 +117,7 @@ __all__ = [
     "STRATEGIES",
     "AugmentationLayer",
     "AugmentationPolicy",
+    "BackboneRanking",
     "BackboneSpec",
     "Calibration",
     "ClassifierHead",
@@ -147,7 +153,9 @@ __all__ = [
     "get_backbone_spec",
     "inference_model",
     "is_chief",
+    "knn_accuracy",
     "list_backbones",
+    "logme_score",
     "make_strategy",
     "measure_fidelity",
     "plot_confusion_matrix",
@@ -155,6 +163,7 @@ __all__ = [
     "plot_mistakes",
     "plot_per_class_recall",
     "plot_reliability",
+    "rank_backbones",
     "register_backbone",
     "save_report",
     "train",
