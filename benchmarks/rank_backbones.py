@@ -97,7 +97,8 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"{name}: {len(images)} images, {images.num_classes} classes", file=sys.stderr)
         start = time.perf_counter()
         ranking = tlkit.rank_backbones(images, args.candidates, sample=args.sample,
-                                       weights={"mobilenet_v2": args.weights}, verbose=1)
+                                       weights={"mobilenet_v2": args.weights}, verbose=0)
+        print(ranking, file=sys.stderr)  # stdout carries the JSON only
         entry = {"images_in_data_set": len(images), "classes": images.num_classes,
                  "wall_seconds": round(time.perf_counter() - start, 1),
                  "ranking": ranking.to_dict()}
