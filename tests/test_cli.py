@@ -322,3 +322,7 @@ def test_backbones_rank_prints_both_scores_and_the_order(
         main([*rank, "--weights", "resnet50=none"])
     assert info.value.code == 2
     assert "names a backbone that is not a candidate" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main(["backbones", "--candidates", "mobilenet_v2"])
+    assert info.value.code == 2
+    assert "pass --rank FOLDER too" in capsys.readouterr().err

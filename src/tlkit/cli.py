@@ -211,6 +211,9 @@ def _rank(args: argparse.Namespace) -> int:
 def _backbones(args: argparse.Namespace) -> int:
     if args.rank is not None:
         return _rank(args)
+    if args.candidates or args.weights:
+        raise ValueError("--candidates and --weights choose what --rank FOLDER ranks; "
+                         "pass --rank FOLDER too (alone, `tlkit backbones` lists the registry)")
     from tlkit.backbones import backbone_blocks, build_backbone, get_backbone_spec, list_backbones
 
     print(f"{'name':<20} {'size':>5} {'parameters':>12} {'blocks':>6} {'features':>8}  description")
