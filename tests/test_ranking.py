@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _helpers import TINY_SPEC_KWARGS
 from PIL import Image
 
 import tlkit
 from tlkit.ranking import _sample
+
+
+
+@pytest.fixture()
+def second_tiny() -> Iterator[str]:
+    """A second tiny backbone beside conftest's tiny_test_net: two candidates, little time."""
+    tlkit.register_backbone(tlkit.BackboneSpec(**{**TINY_SPEC_KWARGS, "name": "tiny_rank_net"}))
+    yield "tiny_rank_net"
+    tlkit.unregister_backbone("tiny_rank_net")
 
 
 def _folder(root: Path, per_class: tuple[int, ...] = (6, 4), size: int = 32) -> Path:
@@ -24,13 +35,14 @@ def _folder(root: Path, per_class: tuple[int, ...] = (6, 4), size: int = 32) -> 
     return root
 
 
-def test_rank_backbones_scores_each_candidate_and_orders_them(tmp_path: Path) -> None:
+def test_rank_backbones_scores_each_candidate_and_orders_them(tmp_path: Path,
+                                                             second_tiny: str) -> None:
     folder = _folder(tmp_path / "data")
-    ranking = tlkit.rank_backbones(folder, ["tiny_test_net", "mobilenet_v3_small"],
+    ranking = tlkit.rank_backbones(folder, ["tiny_test_net", "tiny_rank_net"],
                                    weights=None, image_size=32, verbose=0)
     assert ranking.images == 10 and ranking.num_classes == 2
     table = ranking.table
-    assert set(table.index) == {"tiny_test_net", "mobilenet_v3_small"}
+    assert set(table.index) == {"tiny_test_net", "tiny_rank_net"}
     assert list(table["logme"]) == sorted(table["logme"], reverse=True)  # best first
     assert ranking.order == list(table.index)
     assert set(ranking.order_by("knn_accuracy")) == set(ranking.order)
