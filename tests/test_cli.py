@@ -312,3 +312,30 @@ def test_a_reader_that_stops_early_is_not_an_error(monkeypatch: pytest.MonkeyPat
         assert main(["backbones"]) == 0
     finally:
         closed.close()
+
+
+def test_backbones_rank_prints_both_scores_and_the_order(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    folder = make_folder(tmp_path / "data", {"red": 60, "blue": 190}, n=4)
+    rank = ["backbones", "--rank", str(folder), "--candidates", "tiny_test_net",
+            "--image-size", "32", "--verbose", "0"]
+    assert main([*rank, "--weights", "none", "--format", "json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["images"] == 8 and record["order"] == ["tiny_test_net"]
+    assert set(record["backbones"]["tiny_test_net"]) >= {"logme", "knn_accuracy",
+                                                         "feature_seconds"}
+    # One value for all, one named: the named one wins for its backbone ('imagenet' would
+    # fail for this one, which has no such weights).
+    assert main([*rank, "--weights", "imagenet", "--weights", "tiny_test_net=none",
+                 "--by", "knn_accuracy"]) == 0
+    out = capsys.readouterr().out
+    assert "ranked by knn_accuracy on 8 images of 2 classes" in out
+    assert "predicted order (knn_accuracy): tiny_test_net" in out
+    with pytest.raises(SystemExit) as info:
+        main([*rank, "--weights", "resnet50=none"])
+    assert info.value.code == 2
+    assert "names a backbone that is not a candidate" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main(["backbones", "--candidates", "mobilenet_v2"])
+    assert info.value.code == 2
+    assert "pass --rank FOLDER too" in capsys.readouterr().err

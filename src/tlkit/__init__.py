@@ -65,8 +65,10 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors (imported laz
     from tlkit.litert import LiteRTModel
     from tlkit.model_card import ModelCard
     from tlkit.onnx_model import OnnxModel
+    from tlkit.ranking import BackboneRanking, rank_backbones
     from tlkit.savedmodel import TensorFlowSavedModel
     from tlkit.schedules import ShiftedSchedule
+    from tlkit.transferability import knn_accuracy, logme_score
     from tlkit.workflow import (
         STRATEGIES,
         TrainingOptions,
@@ -101,8 +103,10 @@ _SOURCES: dict[str, tuple[str, ...]] = {
     "tlkit.litert": ("LiteRTModel",),
     "tlkit.model_card": ("ModelCard",),
     "tlkit.onnx_model": ("OnnxModel",),
+    "tlkit.ranking": ("BackboneRanking", "rank_backbones"),
     "tlkit.savedmodel": ("TensorFlowSavedModel",),
     "tlkit.schedules": ("ShiftedSchedule",),
+    "tlkit.transferability": ("knn_accuracy", "logme_score"),
     "tlkit.workflow": ("STRATEGIES", "TrainingOptions", "TrainingRun", "is_chief",
                        "make_strategy", "train", "worker_index"),
 }
@@ -110,8 +114,8 @@ _MODULE_OF = {name: module for module, names in _SOURCES.items() for name in nam
 # Sub-packages and modules reachable as attributes after a bare ``import tlkit``, as before.
 _SUBMODULES = ("auditing", "augment", "backbones", "calibration", "class_weights", "data",
                "datasets", "evaluation", "export", "features", "fidelity", "finetune", "heads",
-               "inference", "interpolation", "litert", "model_card", "onnx_model",
-               "savedmodel", "schedules", "workflow")
+               "inference", "interpolation", "litert", "model_card", "onnx_model", "ranking",
+               "savedmodel", "schedules", "transferability", "workflow")
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -121,6 +125,7 @@ __all__ = [
     "STRATEGIES",
     "AugmentationLayer",
     "AugmentationPolicy",
+    "BackboneRanking",
     "BackboneSpec",
     "Calibration",
     "ClassifierHead",
@@ -160,8 +165,10 @@ __all__ = [
     "get_backbone_spec",
     "inference_model",
     "is_chief",
+    "knn_accuracy",
     "list_backbones",
     "load_predictor",
+    "logme_score",
     "make_strategy",
     "measure_fidelity",
     "plot_confusion_matrix",
@@ -169,6 +176,7 @@ __all__ = [
     "plot_mistakes",
     "plot_per_class_recall",
     "plot_reliability",
+    "rank_backbones",
     "register_backbone",
     "save_report",
     "train",

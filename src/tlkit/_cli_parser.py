@@ -149,8 +149,26 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--image-size", type=int, default=224, help="pixels per side (default 224)")
     audit.add_argument("--overwrite", action="store_true", help="replace an audit in --output-dir")
 
-    backbones = commands.add_parser("backbones", help="the backbones tlkit can build")
-    for command in (train, evaluate, predict, export, audit):
+    backbones = commands.add_parser("backbones", help="the backbones tlkit can build, or "
+                                    "(--rank FOLDER) which suits a folder of images best")
+    backbones.add_argument("--rank", type=Path, default=None, metavar="FOLDER",
+                           help="rank the candidates for this folder (one sub-folder per "
+                                "class) by LogME and k-NN accuracy of their frozen features "
+                                "on a sample, before any training")
+    backbones.add_argument("--candidates", nargs="+", default=None, metavar="NAME",
+                           help="backbones to rank (default: mobilenet_v2 and "
+                                "efficientnet_lite0/1/2)")
+    backbones.add_argument("--weights", action="append", default=None, metavar="[NAME=]W",
+                           help="'imagenet' (default), 'none' or a weights file, for every "
+                                "candidate or, as NAME=W, for one (repeat the flag)")
+    backbones.add_argument("--sample", type=int, default=1000,
+                           help="images scored at most, per class in proportion (default 1000)")
+    backbones.add_argument("--image-size", type=int, default=None,
+                           help="pixels per side for all (default: each one's native size)")
+    backbones.add_argument("--by", choices=["logme", "knn_accuracy"], default="logme",
+                           help="the score that orders the table (both are computed)")
+    backbones.add_argument("--format", choices=["table", "json"], default="table")
+    for command in (train, evaluate, predict, export, audit, backbones):
         command.add_argument("--verbose", type=int, choices=[0, 1, 2], default=1,
                              help="0 quiet, 1 progress bars, 2 one line per epoch "
                                   "(and TensorFlow's own log lines)")

