@@ -46,6 +46,18 @@ def thumbnail_uri(path: str | os.PathLike[str], size: int = 160) -> str | None:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def _tile(ax: Axes, path: str, size: int, title: str, color: str = "black") -> None:
+    """One image (or why it could not be read) titled, without ticks."""
+    picture = thumbnail(path, size)
+    if isinstance(picture, str):
+        ax.text(0.5, 0.5, picture, ha="center", va="center", fontsize=8)
+    else:
+        ax.imshow(np.asarray(picture))
+    ax.set_title(title, fontsize=9, color=color)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
 def plot_mistakes(report: ReportMetrics, *, n: int = 12, columns: int = 4) -> list[Axes]:
     """The ``n`` most confident mistakes as a grid of images (fastai's ``plot_top_losses``).
 
@@ -88,15 +100,8 @@ def plot_mistakes(report: ReportMetrics, *, n: int = 12, columns: int = 4) -> li
     figure = Figure(figsize=(2.6 * min(columns, len(wrong)), 2.9 * rows), layout="constrained")
     axes = figure.subplots(rows, min(columns, len(wrong)), squeeze=False).ravel()
     for ax, row in zip(axes, wrong.itertuples()):
-        picture = thumbnail(row.path, 256)
-        if isinstance(picture, str):
-            ax.text(0.5, 0.5, picture, ha="center", va="center", fontsize=8)
-        else:
-            ax.imshow(np.asarray(picture))
         confidence = f" ({100 * row.confidence:.0f} %)" if hasattr(row, "confidence") else ""
-        ax.set_title(f"true: {row.true}\npredicted: {row.predicted}{confidence}", fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks([])
+        _tile(ax, row.path, 256, f"true: {row.true}\npredicted: {row.predicted}{confidence}")
     for ax in axes[len(wrong):]:
         ax.remove()
     return list(axes[: len(wrong)])
@@ -132,16 +137,9 @@ def plot_sample(report: ReportMetrics, *, n: int = 16, columns: int = 8,
     figure = Figure(figsize=(1.9 * columns, 2.2 * rows), layout="constrained")
     axes = figure.subplots(rows, columns, squeeze=False).ravel()
     for ax, row in zip(axes, shown.itertuples()):
-        picture = thumbnail(row.path, 192)
-        if isinstance(picture, str):
-            ax.text(0.5, 0.5, picture, ha="center", va="center", fontsize=8)
-        else:
-            ax.imshow(np.asarray(picture))
         confidence = f" {100 * row.confidence:.0f} %" if hasattr(row, "confidence") else ""
         title = f"{row.predicted}{confidence}" + ("" if row.correct else f"\n(true: {row.true})")
-        ax.set_title(title, fontsize=9, color="#1a7f37" if row.correct else "#d62728")
-        ax.set_xticks([])
-        ax.set_yticks([])
+        _tile(ax, row.path, 192, title, "#1a7f37" if row.correct else "#d62728")
     for ax in axes[len(shown):]:
         ax.remove()
     return list(axes[: len(shown)])
