@@ -35,7 +35,8 @@ def test_flagship_quick_run_writes_every_output(
     assert metrics["test_mean_per_class_accuracy"] > 0.8
     assert metrics["allocator"] in {"tcmalloc", "jemalloc", "system", "unknown"}
     assert set(metrics["wall_seconds"]) == {"data", "feature_extraction", "head_training",
-                                            "fine_tuning", "calibration", "evaluation", "total"}
+                                            "fine_tuning", "calibration", "evaluation",
+                                            "leakage_check", "total"}
     assert [e["top_blocks"] for e in metrics["unfreeze_events"]] == [2]
     assert metrics["wise_alpha"] == 0.7
     # The saved model loads back and has the trained classifier.

@@ -66,7 +66,7 @@ def test_float_exports_match_keras(trained: tuple, tmp_path: Path, quantize: str
     else:  # int8 weights, float activations: close on average, same top class nearly always
         assert np.abs(got - expected).mean() < 0.02
         assert np.mean(got.argmax(1) == expected.argmax(1)) >= 0.9
-    assert (tmp_path / f"{path.stem}.labels.txt").read_text().split() == images.class_names
+    assert (tmp_path / f"{path.name}.labels.txt").read_text().split() == images.class_names
     meta = lite.card.to_dict()
     assert meta["quantize"] == quantize and meta["image_size"] == [SIZE, SIZE]
     assert meta["input"]["dtype"] == "float32" and meta["resize"] == "stretch"

@@ -135,3 +135,32 @@ def test_an_onnx_export_runs_in_onnxruntime_and_answers_as_the_run(
         (tmp_path / "notes.onnx").write_text("mine")
         tlkit.export_model(run, tmp_path / "notes.onnx", format="onnx", overwrite=True)
     assert (tmp_path / "notes.onnx").read_text() == "mine"
+
+
+def test_an_export_replaced_by_another_model_gets_that_models_card(
+        exported: dict, tmp_path: Path) -> None:
+    """overwrite=True over an earlier export of another model: the new card is written (the
+    old one is not read), names are checked before anything is written, and a folder is not
+    taken for a file."""
+    import keras
+
+    other = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Flatten(),
+                              keras.layers.Dense(2, activation="softmax")])
+    path = Path(shutil.copy(exported["in_graph"], tmp_path / "m.tflite"))
+    shutil.copy(str(exported["in_graph"]) + ".json", tmp_path / "m.tflite.json")  # its card
+    tlkit.export_model(other, path, class_names=["x", "y"], overwrite=True)
+    card = load_predictor(path).card
+    assert card.class_names == ["x", "y"] and card.image_size == (16, 16)
+    with pytest.raises(ValueError, match="class_names has 3 names but the model has 2"):
+        tlkit.export_model(other, tmp_path / "new.tflite", class_names=["a", "b", "c"])
+    assert not (tmp_path / "new.tflite").exists()
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(FileExistsError, match="is a folder"):
+        tlkit.export_model(other, tmp_path / "folder", overwrite=True)
+
+
+def test_a_report_whose_thresholds_keep_nothing_is_still_json() -> None:
+    report = tlkit.EvaluationReport([0, 1, 1, 0], [[0.6, 0.4]] * 4, class_names=["a", "b"])
+    thresholds = report.to_dict()["first_screen"]["thresholds"]
+    assert thresholds[-1]["images"] == 0 and thresholds[-1]["accuracy"] is None
+    json.dumps(report.to_dict(), allow_nan=False)  # strict JSON

@@ -127,7 +127,7 @@ def test_page_shows_the_mistakes_context_and_zoomed_matrix(folder: ImageFolder,
         assert f"true {true}" in img["alt"] and f"predicted {predicted}" in img["alt"]
         assert caption.startswith(Path(folder.paths[image]).name)
         true_probability = (1 - wrong[image]) / 2
-        assert (f"predicted {predicted}true {true}{100 * wrong[image]:.0f} % vs true "
+        assert (f"predicted {predicted}true {true}{100 * wrong[image]:.1f} % vs true "
                 f"{100 * true_probability:.1f} %; loss {-np.log(true_probability):.2f}") in caption
         assert Path(folder.paths[image]).resolve().as_uri() in page.links
     thumbnail = Image.open(io.BytesIO(base64.b64decode(gallery[0]["src"].split(",", 1)[1])))

@@ -41,7 +41,7 @@ class ExportedModel:
               class_names: list[str] | None) -> ModelCard:
         """The file's card, or one made from what the file itself says; ``class_names``
         given by the caller win over the card's."""
-        card = ModelCard.read(path)
+        card = ModelCard.read(path, outputs=outputs)
         if card is None:
             card = ModelCard([str(i) for i in range(outputs)], image_size, format=format)
         if class_names is not None:
@@ -138,8 +138,9 @@ class ExportedModel:
         scores = self._predict_images(images, verbose=verbose)
         height, width = self.image_size
         card = self.card
+        precision = "float32" if card.quantize == "none" else card.quantize
         context = {"title": f"Evaluation report: {self.path.name}",
-                   "model": f"{self.path} ({card.format}, {card.quantize} precision, run by "
+                   "model": f"{self.path} ({card.format}, {precision} precision, run by "
                             f"{self.runtime}, {height} x {width} pixels)",
                    "data": f"{len(images):,} images"
                            + ("" if isinstance(data, ImageSet) else f" of {os.path.abspath(data)}"),

@@ -9,8 +9,9 @@
     tlkit audit FOLDER --output-dir DIR [--backbone B] [--weights W] [--image-size N]
     tlkit backbones [--rank FOLDER [--candidates NAME...] [--weights [NAME=]W]... [--sample N]]
 
-``evaluate`` and ``predict`` take an exported model (a ``.tflite`` file or a SavedModel
-folder, recognised by what it holds) in place of RUN_DIR: :func:`tlkit.load_predictor`.
+``evaluate`` and ``predict`` take an exported model (a ``.tflite`` or ``.onnx`` file, or a
+SavedModel folder, recognised by what it holds) in place of RUN_DIR:
+:func:`tlkit.load_predictor`.
 
 Every option of :class:`tlkit.TrainingOptions` has a flag of the same name.
 
@@ -139,7 +140,8 @@ def _export(args: argparse.Namespace) -> int:
                         representative=representative, overwrite=args.overwrite,
                         check=None if args.check == "none" else args.check,
                         max_drop=args.max_drop / 100)
-    size = sum(p.stat().st_size for p in path.rglob("*")) if path.is_dir() else path.stat().st_size
+    size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() \
+        else path.stat().st_size
     print(f"{path}\t{size / 1e6:.2f} MB")
     fidelity = ModelCard.read(path).details.get("fidelity", {})
     if fidelity.get("checked"):

@@ -1,4 +1,4 @@
-"""Export a classifier for serving and devices: SavedModel, and TFLite in five precisions.
+"""Export a classifier for serving and devices: SavedModel, ONNX, and TFLite in five precisions.
 
 Every export keeps the backbone's preprocessing inside (it takes raw RGB pixels in
 ``[0, 255]``), leaves the augmentation layers out, and keeps the calibrated temperature
@@ -6,7 +6,7 @@ and (when the run used it) the flip test-time average in its graph, so it answer
 run does. Beside each file go its model card (:class:`tlkit.ModelCard`: ``<file>.json``,
 or ``model_card.json`` inside a SavedModel folder: class names, input size, resize mode,
 input type and quantization, test-time rule, temperature, versions) and
-``<name>.labels.txt``, so an exported model can be used without tlkit;
+``<file>.labels.txt``, so an exported model can be used without tlkit;
 :func:`tlkit.load_predictor` opens it as a :class:`tlkit.Predictor`.
 """
 
@@ -24,16 +24,24 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tlkit._checks import check_bool, check_choice, check_int, check_number, type_error
+from tlkit._checks import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_names,
+    check_number,
+    type_error,
+)
 from tlkit._constants import EXPORT_FORMATS, QUANTIZATIONS  # defined without TensorFlow
 from tlkit._environment import versions
+from tlkit._export_paths import check_replaceable, labels_path
 from tlkit._quantize import int8_safe_tflite
 from tlkit._quiet import quiet_native_logs
 from tlkit.augment import AugmentationLayer
 from tlkit.data import ImageSet
 from tlkit.fidelity import FIDELITY_SPLITS, measure_fidelity
-from tlkit.litert import LiteRTModel, interpreter_class, op_resolver_without_delegates
-from tlkit.model_card import ModelCard
+from tlkit.litert import interpreter_class, op_resolver_without_delegates, tflite_io_details
+from tlkit.model_card import ModelCard, card_path
 
 __all__ = ["EXPORT_FORMATS", "QUANTIZATIONS", "export_model", "inference_model"]
 
@@ -110,11 +118,6 @@ def _representative(images: Any, size: tuple[int, int], resize: str, count: int,
     return [array[i:i + 1] for i in range(min(count, len(array)))]
 
 
-# What a SavedModel export folder holds; anything else in it is the user's.
-_SAVEDMODEL_FILES = {"saved_model.pb", "fingerprint.pb", "variables", "assets", "tlkit.json",
-                     "model_card.json", "labels.txt"}
-
-
 def _card(run: Any, names: list[str], size: tuple[int, int], resize: str, format: str,  # noqa: A002
           quantize: str, flip_tta: bool, model: keras.Model) -> ModelCard:
     """The export's model card: the run's (if any), as this file answers.
@@ -136,36 +139,6 @@ def _card(run: Any, names: list[str], size: tuple[int, int], resize: str, format
         data_root=base.data_root if base else None,
         source=str(run.source.resolve()) if run is not None and run.source else None,
         versions=versions())
-
-
-def _check_replaceable(path: Path, format: str) -> None:  # noqa: A002
-    """Refuse to overwrite anything but an earlier export of the same format.
-
-    ``overwrite=True`` replaces an export; it must never delete a run folder, a data
-    folder or a file that is not an exported model, whatever path was typed.
-    """
-    if path.is_dir() and not any(path.iterdir()):
-        return  # an empty folder holds nothing to lose
-    if format == "savedmodel":
-        names = {p.name for p in path.iterdir()} if path.is_dir() else set()
-        foreign = sorted(names - _SAVEDMODEL_FILES)
-        if not path.is_dir() or "saved_model.pb" not in names or foreign:
-            what = f"it holds {foreign[:5]}" if foreign else \
-                "it is a file" if not path.is_dir() else "it has no saved_model.pb"
-            raise FileExistsError(
-                f"path={str(path)!r} is not an earlier SavedModel export ({what}); "
-                f"overwrite=True replaces only an export. Choose another path.")
-    elif format == "onnx":
-        card = ModelCard.read(path) if path.is_file() else None
-        if card is None or card.format != "onnx":
-            raise FileExistsError(
-                f"path={str(path)!r} is not an earlier .onnx export (no ONNX model card "
-                f"beside it); overwrite=True replaces only an export. Choose another path.")
-    elif path.is_dir() or path.read_bytes()[4:8] != b"TFL3":  # the flatbuffer's identifier
-        raise FileExistsError(
-            f"path={str(path)!r} is not an earlier .tflite export (it is "
-            f"{'a folder' if path.is_dir() else 'another kind of file'}); overwrite=True "
-            f"replaces only an export. Choose another path.")
 
 
 def _check_builtin(content: bytes, quantize: str) -> None:
@@ -300,7 +273,7 @@ def export_model(
         ...              class_names=["cat", "dog"]).name
         'm.tflite'
         >>> sorted(p.name for p in folder.iterdir())
-        ['m.labels.txt', 'm.tflite', 'm.tflite.json']
+        ['m.tflite', 'm.tflite.json', 'm.tflite.labels.txt']
         >>> export_model(model, folder / "m.tflite", quantize="int4")
         Traceback (most recent call last):
         ...
@@ -325,11 +298,17 @@ def export_model(
         raise FileExistsError(f"path={str(path)!r} exists; pass overwrite=True (--overwrite) "
                               f"to replace it, or choose another path.")
     if path.exists():
-        _check_replaceable(path, format)
+        check_replaceable(path, format)
     if flip_tta is None:
         flip_tta = bool(run.options.tta) if run is not None else False
     inference = inference_model(keras_model, flip_tta=check_bool("flip_tta", flip_tta))
     size = tuple(int(s) for s in inference.input_shape[1:3])
+    outputs = int(inference.output_shape[-1])
+    if names:  # checked before anything is written: a card must match its model
+        names = check_names("class_names", names)
+        if len(names) != outputs:
+            raise ValueError(f"class_names has {len(names)} names but the model has {outputs} "
+                             f"outputs. Received: class_names={names[:5]}...")
     calibration = None
     if quantize.startswith("int8"):
         split = getattr(run, "split", None)
@@ -340,18 +319,19 @@ def export_model(
                              f"on: pass representative= (an ImageSet of training images).")
         calibration = _representative(source, size, resize, calibration_images, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for old in (card_path(path), labels_path(path)):  # an earlier export's: replaced below
+        if path.exists() and old.is_file():
+            old.unlink()
     if format == "savedmodel":
         if path.exists():  # checked above: an earlier SavedModel export, or empty
             shutil.rmtree(path)
         _savedmodel(inference, path)
         details: dict[str, Any] = {"input": {"dtype": "float32 or uint8 (serve_uint8)"}}
-        outputs = int(inference.output_shape[-1])
     elif format == "onnx":
         from tlkit.onnx_model import write_onnx
 
         write_onnx(inference, path)
         details = {"input": {"dtype": "float32"}}
-        outputs = int(inference.output_shape[-1])
     else:
         float_layers: dict[str, float] | None = None
         if quantize == "int8-safe":
@@ -360,8 +340,7 @@ def export_model(
             content = _tflite(inference, quantize, calibration)
         _check_builtin(content, quantize)
         path.write_bytes(content)
-        details = LiteRTModel(path, class_names=names or None).io_details()
-        outputs = int(details["output"]["shape"][-1])
+        details = tflite_io_details(path)  # from the file alone: an old card may be beside
         if float_layers is not None:  # the layers kept in float, with their int8 error
             details["float_layers"] = float_layers
     card = _card(run, names or [str(i) for i in range(outputs)], size, resize, format,
@@ -369,9 +348,7 @@ def export_model(
     card.details = {**details, "calibration_images": len(calibration) if calibration else 0}
     card.write(path)
     if names:  # per file: two exports into one folder keep their own class names
-        labels_path = path / "labels.txt" if path.is_dir() else \
-            path.with_name(path.stem + ".labels.txt")
-        labels_path.write_text("\n".join(names) + "\n")
+        labels_path(path).write_text("\n".join(names) + "\n")
     if run is not None and check is not None:  # the file is complete: now measure it
         card.details["fidelity"] = measure_fidelity(run, path, split=check, max_drop=max_drop)
         card.write(path)

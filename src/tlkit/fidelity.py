@@ -68,7 +68,7 @@ def measure_fidelity(run: Any, path: str | os.PathLike[str], *, split: str = "va
     Args:
         run: The :class:`tlkit.TrainingRun` the file was exported from (its split gives
             the images; its :meth:`~tlkit.TrainingRun.predict_proba` the reference).
-        path: The exported ``.tflite`` file or SavedModel folder.
+        path: The exported ``.tflite`` or ``.onnx`` file, or SavedModel folder.
         split: ``"validation"`` (the default: images the model was not trained on) or
             ``"test"``.
         max_images: At most this many images, spread evenly over the classes.

@@ -104,7 +104,7 @@ def _kind(path: Path) -> str:
                          f"config.json) nor an exported SavedModel folder (no saved_model.pb).")
     if not path.is_file():
         raise FileNotFoundError(f"path={str(path)!r} does not exist; expected a run folder or "
-                                f"an exported model (.tflite file, SavedModel folder).")
+                                f"an exported model (.tflite or .onnx file, SavedModel folder).")
     with path.open("rb") as file:
         head = file.read(8)
     if head[4:8] == b"TFL3":  # the TFLite flatbuffer's identifier

@@ -43,6 +43,22 @@ def op_resolver_without_delegates() -> Any:
     return OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
 
 
+def _describe(detail: dict[str, Any]) -> dict[str, Any]:
+    scale, zero = detail["quantization"]
+    return {"dtype": np.dtype(detail["dtype"]).name, "shape": [int(s) for s in detail["shape"]],
+            "quantization": {"scale": float(scale), "zero_point": int(zero)}}
+
+
+def tflite_io_details(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Input and output of a ``.tflite`` file, from the file alone (no model card read)."""
+    with warnings.catch_warnings(), quiet_native_logs():
+        warnings.simplefilter("ignore")
+        interpreter = interpreter_class()(model_path=str(path))
+        interpreter.allocate_tensors()
+    return {"input": _describe(interpreter.get_input_details()[0]),
+            "output": _describe(interpreter.get_output_details()[0])}
+
+
 class LiteRTModel(ExportedModel):
     """An exported ``.tflite`` classifier: predict pixels or images, evaluate, inspect.
 
@@ -99,12 +115,7 @@ class LiteRTModel(ExportedModel):
 
     def io_details(self) -> dict[str, Any]:
         """Input and output type, shape and quantization ``(scale, zero_point)``."""
-        def describe(detail: dict[str, Any]) -> dict[str, Any]:
-            scale, zero = detail["quantization"]
-            return {"dtype": np.dtype(detail["dtype"]).name,
-                    "shape": [int(s) for s in detail["shape"]],
-                    "quantization": {"scale": float(scale), "zero_point": int(zero)}}
-        return {"input": describe(self._input), "output": describe(self._output)}
+        return {"input": _describe(self._input), "output": _describe(self._output)}
 
     def _run(self, pixels: np.ndarray) -> np.ndarray:
         return np.stack([self._invoke(image) for image in pixels])

@@ -131,13 +131,15 @@ class ModelCard:
         return {"card_version": _CARD_VERSION, **data, **details}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ModelCard:
+    def from_dict(cls, data: dict[str, Any], *, outputs: int | None = None) -> ModelCard:
         """A card from :meth:`to_dict`'s data, or from the JSON of an export made before
         cards (0.x: the same keys, the flip written as ``"flip average in the graph"`` or
         ``"none"``, no ``card_version``).
 
         Args:
             data: The card's JSON data.
+            outputs: The model's number of outputs, when known: an old card without class
+                names then gets ``"0"``, ``"1"``, ... (as a file without a card does).
 
         Raises:
             ValueError: The data lacks class names or the image size.
@@ -151,7 +153,7 @@ class ModelCard:
         fields = {k: v for k, v in data.items() if k in known}
         details = {k: v for k, v in data.items() if k not in known and k != "card_version"}
         fields["image_size"] = tuple(fields["image_size"])
-        outputs = (data.get("output") or {}).get("shape", [0])[-1]
+        outputs = outputs or (data.get("output") or {}).get("shape", [0])[-1]
         if not fields["class_names"] and outputs:  # an export made without names (0.x)
             fields["class_names"] = [str(i) for i in range(outputs)]
         return cls(**fields, details=details)
@@ -170,7 +172,7 @@ class ModelCard:
         return target
 
     @classmethod
-    def read(cls, path: str | os.PathLike[str]) -> ModelCard | None:
+    def read(cls, path: str | os.PathLike[str], *, outputs: int | None = None) -> ModelCard | None:
         """The card of the model at ``path``, or ``None`` when it has none.
 
         A SavedModel folder exported before cards has ``tlkit.json`` instead; it is read
@@ -178,10 +180,11 @@ class ModelCard:
 
         Args:
             path: The saved model: a folder, or a file.
+            outputs: The model's number of outputs, when known (see :meth:`from_dict`).
         """
         target = card_path(path)
         if not target.is_file() and Path(path).is_dir():
             target = Path(path) / "tlkit.json"
         if not target.is_file():
             return None
-        return cls.from_dict(json.loads(target.read_text()))
+        return cls.from_dict(json.loads(target.read_text()), outputs=outputs)

@@ -99,6 +99,9 @@ def confidence_words(report: ReportMetrics) -> str:
                 f"right, and a threshold keeps what it says (table).")
     fix = ("Calibrate on validation images (tlkit.train does it by default; "
            "tlkit.calibrate for a model of your own).")
+    if abs(gap) < _CALIBRATED_GAP:  # right on average, wrong bin by bin
+        return (f"Miscalibrated both ways: {said}; over-confident in some confidence bins, "
+                f"under-confident in others (see the reliability figure). {fix}")
     if gap < 0:
         return (f"Under-confident: {said}, {100 * -gap:.1f} points more often than it "
                 f"says. A threshold keeps fewer answers than it could. {fix}")
@@ -157,4 +160,7 @@ def summary_figures(report: ReportMetrics) -> dict[str, Any]:
     right = int((report.y_true == report.y_pred).sum())
     low, high = accuracy_interval(right, int(report.y_true.size))
     return {"accuracy_interval_95": [round(low, 6), round(high, 6)],
-            "thresholds": threshold_table(report).round(6).to_dict("records")}
+            # NaN (no image kept) is not JSON: None instead.
+            "thresholds": [{k: (None if isinstance(v, float) and np.isnan(v) else v)
+                            for k, v in row.items()}
+                           for row in threshold_table(report).round(6).to_dict("records")]}

@@ -162,7 +162,7 @@ def _gallery(report: ReportMetrics) -> str:
         caption = (f"{_file_link(row.path)}<br>predicted <b>{_e(row.predicted)}</b>"
                    f"<br>true <b>{_e(row.true)}</b>")
         if hasattr(row, "confidence"):
-            caption += (f"<br>{100 * row.confidence:.0f} % vs true "
+            caption += (f"<br>{100 * row.confidence:.1f} % vs true "
                         f"{100 * row.true_probability:.1f} %; loss {row.loss:.2f}")
             if possible_label_error(row.confidence, row.true_probability,
                                     int(pair_counts[(row.true, row.predicted)])):

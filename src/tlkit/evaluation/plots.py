@@ -224,13 +224,13 @@ def plot_reliability(report: ReportMetrics, *, n_bins: int = 15,
            edgecolor="#d62728", linewidth=0, label="gap to the mean confidence")
     ax.plot([0, 1], [0, 1], "--", color="gray", label="perfect calibration")
     ece = report.expected_calibration_error(n_bins)
-    title = f"Reliability: expected calibration error {ece:.3f}"
+    title = f"Reliability: expected calibration error {100 * ece:.1f} %"
     if report.uncalibrated is not None:
         before = reliability_table(report.y_true, report.uncalibrated, n_bins)
         ax.plot(before["confidence"], before["accuracy"], "o-", color="#444444", markersize=4,
                 linewidth=1.2, label="before calibration (accuracy at mean confidence)")
-        title += (f"\n(before calibration: "
-                  f"{expected_calibration_error(report.y_true, report.uncalibrated, n_bins):.3f})")
+        before_ece = expected_calibration_error(report.y_true, report.uncalibrated, n_bins)
+        title += f"\n(before calibration: {100 * before_ece:.1f} %)"
     for row in table.itertuples():  # how many images each bar stands for, at its foot
         ax.text(row.low + width / 2, 0.015, str(row.count), ha="center", va="bottom",
                 fontsize=7, rotation=90 if n_bins > 10 else 0)

@@ -15,8 +15,8 @@ def headline(report: ReportMetrics) -> list[tuple[str, str]]:
     def pct(value: float | None) -> str:
         return "n/a" if value is None else f"{100 * value:.2f} %"
 
-    # One format: counts with thousands separators, every rate in % (F1 and the
-    # calibration error too: both are fractions of images).
+    # One format: counts with thousands separators, every rate in % (F1, a mean of
+    # precision and recall, and the calibration error, a gap in accuracy, too).
     return [
         ("samples", f"{report.y_true.size:,}"),
         ("classes", f"{report.num_classes:,}"),

@@ -255,7 +255,7 @@ class TrainingRun:
             Two Axes (loss, accuracy); :func:`tlkit.plot_history` for a history without
             phases.
         """
-        if "phase" in self.history:
+        if "phase" in self.history and len(self.history):
             return history_figure(self)
         return plot_history(self.history)
 
