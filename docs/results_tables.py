@@ -58,7 +58,7 @@ def front_results() -> str:
         ("Fine-tuning speed", f"{statistics.median(r['fine_tuning_images_per_second'] for r in runs):g} "
                               "images/s"),
     ]
-    export = _dated("export_*.json")
+    export = _dated("export_20*.json")  # the TFLite benchmark (export_onnx_* is ONNX only)
     exported = json.loads(export.read_text())
     if "summary" in exported:  # several runs: their medians
         medians = {k: v["median"] for k, v in exported["summary"].items()}
