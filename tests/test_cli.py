@@ -304,6 +304,13 @@ def test_a_bad_flag_value_exits_2_with_one_line(capsys: pytest.CaptureFixture) -
 def test_a_reader_that_stops_early_is_not_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
     """`tlkit backbones | head -1`: the reader has gone, the write fails with EPIPE; the
     command ends quietly with status 0, not an 'internal error' with a traceback."""
+    import tlkit.cli
+
+    def long_listing(args: object) -> int:  # a command's output, without building models
+        print("backbone listing\n" * 5000)
+        return 0
+
+    monkeypatch.setattr(tlkit.cli, "_backbones", long_listing)
     read_end, write_end = os.pipe()
     os.close(read_end)  # the reader stopped
     closed = os.fdopen(write_end, "w")
