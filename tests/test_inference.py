@@ -164,3 +164,18 @@ def test_a_report_whose_thresholds_keep_nothing_is_still_json() -> None:
     thresholds = report.to_dict()["first_screen"]["thresholds"]
     assert thresholds[-1]["images"] == 0 and thresholds[-1]["accuracy"] is None
     json.dumps(report.to_dict(), allow_nan=False)  # strict JSON
+
+
+def test_a_runs_export_keeps_the_runs_names_in_its_order(exported: dict, tmp_path: Path) -> None:
+    """Names given for a run's export are not allowed to relabel its outputs."""
+    run = TrainingRun.load(exported["run_dir"])
+    with pytest.raises(ValueError, match="in another order than the run's classes"):
+        tlkit.export_model(run, tmp_path / "swapped.tflite", class_names=["cow", "bee", "ant"])
+    with pytest.raises(ValueError, match="other names than the run's classes"):
+        tlkit.export_model(run, tmp_path / "renamed.tflite", class_names=["Ant", "Bee", "Cow"])
+    with pytest.raises(TypeError, match="class_names"):
+        tlkit.export_model(run, tmp_path / "text.tflite", class_names="abc")
+    assert not list(tmp_path.iterdir())  # refused before anything was written
+    path = tlkit.export_model(run, tmp_path / "same.tflite", class_names=run.class_names,
+                              check=None)
+    assert load_predictor(path).class_names == run.class_names

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["EXPORT_FORMATS", "QUANTIZATIONS", "QUICK", "STRATEGIES"]
+__all__ = ["EXPORT_FORMATS", "QUANTIZATIONS", "QUICK", "RESIZE_MODES", "STRATEGIES"]
 
 EXPORT_FORMATS = ("savedmodel", "tflite", "onnx")
 """The formats :func:`tlkit.export_model` writes."""
@@ -17,6 +17,9 @@ EXPORT_FORMATS = ("savedmodel", "tflite", "onnx")
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8", "int8-safe")
 """The TFLite precisions: float32, float16 weights, int8 weights (dynamic range), full int8,
 and int8 with the few layers int8 gets wrong kept in float."""
+
+RESIZE_MODES = ("stretch", "crop", "pad")
+"""How an image is brought to the model's size (see :func:`tlkit.data.pipeline.decode_resized`)."""
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 """Strategy names :func:`tlkit.make_strategy`, :func:`tlkit.train` and ``tlkit train`` accept."""

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import shutil
 import warnings
 from pathlib import Path
 from typing import Any
@@ -32,9 +31,16 @@ from tlkit._checks import (
     check_number,
     type_error,
 )
-from tlkit._constants import EXPORT_FORMATS, QUANTIZATIONS  # defined without TensorFlow
+from tlkit._constants import EXPORT_FORMATS, QUANTIZATIONS, RESIZE_MODES  # no TensorFlow
 from tlkit._environment import versions
-from tlkit._export_paths import check_replaceable, labels_path
+from tlkit._export_paths import (
+    check_replaceable,
+    check_side_files,
+    labels_path,
+    remove,
+    replace_with,
+    staging_path,
+)
 from tlkit._quantize import int8_safe_tflite
 from tlkit._quiet import quiet_native_logs
 from tlkit.augment import AugmentationLayer
@@ -232,7 +238,8 @@ def export_model(
             ``"int8-safe"``: int8 but for the layers TensorFlow's quantization debugger
             finds int8 gets wrong on the ``representative`` images, kept in float
             (float32 pixels in; the layers are listed under ``float_layers`` in the JSON).
-        class_names: One name per output (default: the run's).
+        class_names: One name per output, for a plain model (a run's export carries the
+            run's names; other names or another order are refused).
         representative: Calibration images for int8: an :class:`tlkit.ImageSet` (a
             stratified sample is drawn) or pixels ``(n, h, w, 3)``; default: the run's
             training images.
@@ -260,8 +267,9 @@ def export_model(
         ValueError: An unknown format or precision, int8 without representative
             images, or a model that does not convert to builtin TFLite ops.
         RuntimeError: The TFLite converter failed.
-        FileExistsError: ``path`` exists and ``overwrite`` is false, or ``path`` is not
-            an earlier export of this format (nothing is deleted).
+        FileExistsError: ``path`` (or the card or labels file beside it) exists and
+            ``overwrite`` is false, or is not an earlier export of this format (nothing is
+            deleted). A conversion that fails leaves an earlier export as it was.
         FileNotFoundError: The run's training images for int8 calibration are gone.
 
     Example:
@@ -291,24 +299,34 @@ def export_model(
                          f"weights. Received: format={format!r}, quantize={quantize!r}.")
     run = model if hasattr(model, "class_names") and hasattr(model, "model") else None
     keras_model = run.model if run is not None else model
-    names = list(class_names or (run.class_names if run is not None else []))
-    resize = resize or (run.options.resize if run is not None else "stretch")
+    names = [] if class_names is None else check_names("class_names", class_names)
+    if run is not None and names and names != list(run.class_names):
+        # A run's outputs are its classes in its order: other names would relabel them.
+        how = "in another order" if sorted(names) == sorted(run.class_names) else \
+            "other names"
+        raise ValueError(f"class_names gives {how} than the run's classes "
+                         f"{list(run.class_names)[:5]}...: an export of a run carries the "
+                         f"run's names in output order. Leave class_names out. "
+                         f"Received: class_names={names[:5]}...")
+    names = names or (list(run.class_names) if run is not None else [])
+    resize = check_choice("resize", resize or (run.options.resize if run is not None
+                                               else "stretch"), RESIZE_MODES)
     path = Path(path)
     if path.exists() and not overwrite and not (path.is_dir() and not any(path.iterdir())):
         raise FileExistsError(f"path={str(path)!r} exists; pass overwrite=True (--overwrite) "
                               f"to replace it, or choose another path.")
     if path.exists():
         check_replaceable(path, format)
+    if format != "savedmodel":
+        check_side_files(path, overwrite=overwrite)
     if flip_tta is None:
         flip_tta = bool(run.options.tta) if run is not None else False
     inference = inference_model(keras_model, flip_tta=check_bool("flip_tta", flip_tta))
     size = tuple(int(s) for s in inference.input_shape[1:3])
     outputs = int(inference.output_shape[-1])
-    if names:  # checked before anything is written: a card must match its model
-        names = check_names("class_names", names)
-        if len(names) != outputs:
-            raise ValueError(f"class_names has {len(names)} names but the model has {outputs} "
-                             f"outputs. Received: class_names={names[:5]}...")
+    if names and len(names) != outputs:  # checked before anything is written
+        raise ValueError(f"class_names has {len(names)} names but the model has {outputs} "
+                         f"outputs. Received: class_names={names[:5]}...")
     calibration = None
     if quantize.startswith("int8"):
         split = getattr(run, "split", None)
@@ -319,30 +337,12 @@ def export_model(
                              f"on: pass representative= (an ImageSet of training images).")
         calibration = _representative(source, size, resize, calibration_images, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
-    for old in (card_path(path), labels_path(path)):  # an earlier export's: replaced below
-        if path.exists() and old.is_file():
-            old.unlink()
-    if format == "savedmodel":
-        if path.exists():  # checked above: an earlier SavedModel export, or empty
-            shutil.rmtree(path)
-        _savedmodel(inference, path)
-        details: dict[str, Any] = {"input": {"dtype": "float32 or uint8 (serve_uint8)"}}
-    elif format == "onnx":
-        from tlkit.onnx_model import write_onnx
-
-        write_onnx(inference, path)
-        details = {"input": {"dtype": "float32"}}
-    else:
-        float_layers: dict[str, float] | None = None
-        if quantize == "int8-safe":
-            content, float_layers = int8_safe_tflite(inference, calibration or [])
-        else:
-            content = _tflite(inference, quantize, calibration)
-        _check_builtin(content, quantize)
-        path.write_bytes(content)
-        details = tflite_io_details(path)  # from the file alone: an old card may be beside
-        if float_layers is not None:  # the layers kept in float, with their int8 error
-            details["float_layers"] = float_layers
+    staged = staging_path(path)  # the earlier export stays whole until this one is complete
+    try:
+        details = _write(inference, staged, format, quantize, calibration)
+        replace_with(staged, path)
+    finally:
+        remove(staged)
     card = _card(run, names or [str(i) for i in range(outputs)], size, resize, format,
                  quantize, flip_tta, keras_model)
     card.details = {**details, "calibration_images": len(calibration) if calibration else 0}
@@ -353,3 +353,27 @@ def export_model(
         card.details["fidelity"] = measure_fidelity(run, path, split=check, max_drop=max_drop)
         card.write(path)
     return path
+
+
+def _write(inference: keras.Model, path: Path, format: str, quantize: str,  # noqa: A002
+           calibration: list[np.ndarray] | None) -> dict[str, Any]:
+    """Convert ``inference`` to ``path``; the format's facts for the card."""
+    if format == "savedmodel":
+        _savedmodel(inference, path)
+        return {"input": {"dtype": "float32 or uint8 (serve_uint8)"}}
+    if format == "onnx":
+        from tlkit.onnx_model import write_onnx
+
+        write_onnx(inference, path)
+        return {"input": {"dtype": "float32"}}
+    float_layers: dict[str, float] | None = None
+    if quantize == "int8-safe":
+        content, float_layers = int8_safe_tflite(inference, calibration or [])
+    else:
+        content = _tflite(inference, quantize, calibration)
+    _check_builtin(content, quantize)
+    path.write_bytes(content)
+    details = tflite_io_details(path)
+    if float_layers is not None:  # the layers kept in float, with their int8 error
+        details["float_layers"] = float_layers
+    return details

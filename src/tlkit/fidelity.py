@@ -49,6 +49,17 @@ def _export_scorer(path: Path, class_names: list[str]) -> Any:
     return lambda pixels: predictor.predict_proba(pixels)[:, order]
 
 
+def _flip_hint(run: Any, path: Path) -> str:
+    """The other cause of a drop: the file averages each image with its mirror, the run not."""
+    from tlkit.model_card import ModelCard
+
+    card = ModelCard.read(path)
+    if card is None or card.test_time_augmentation == "none" or run.options.tta:
+        return ""
+    return ("; or export without the flip average the run does not use (flip_tta=False): "
+            f"the file's card says {card.test_time_augmentation!r}")
+
+
 def _latency_ms(score: Any, pixels: np.ndarray, repeats: int = 10) -> float:
     """Median milliseconds for one image (after one warm-up call)."""
     one = pixels[:1]
@@ -136,5 +147,6 @@ def measure_fidelity(run: Any, path: str | os.PathLike[str], *, split: str = "va
             f"{figures['top1_agreement']:.2%}, largest probability change "
             f"{figures['max_probability_change']:.2f}); above max_drop={max_drop:g}. Try a "
             f"precision that keeps more: quantize='int8-safe' (int8 with the layers it gets "
-            f"wrong in float), 'float16' or 'dynamic'.", stacklevel=2)
+            f"wrong in float), 'float16' or 'dynamic'" + _flip_hint(run, path) + ".",
+            stacklevel=2)
     return figures

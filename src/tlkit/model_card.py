@@ -27,7 +27,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tlkit._checks import check_choice, check_image_size, check_names, type_error
+from tlkit._checks import check_choice, check_image_size, check_names, check_number, type_error
+from tlkit._constants import QUANTIZATIONS, RESIZE_MODES
 
 __all__ = ["CARD_FILE", "TEST_TIME_AUGMENTATIONS", "ModelCard", "card_path"]
 
@@ -110,8 +111,13 @@ class ModelCard:
         self.class_names = check_names("class_names", self.class_names)
         self.image_size = check_image_size("image_size", self.image_size)
         check_choice("format", self.format, _FORMATS)
+        check_choice("resize", self.resize, RESIZE_MODES)
+        check_choice("quantize", self.quantize, QUANTIZATIONS)
         check_choice("test_time_augmentation", self.test_time_augmentation,
                      TEST_TIME_AUGMENTATIONS)
+        if self.temperature is not None:  # a temperature divides the logits: positive
+            self.temperature = check_number("temperature", self.temperature, low=0.0,
+                                            low_inclusive=False)
         if not isinstance(self.details, dict):
             raise type_error("details", self.details, "a dict")
         if not self.saved:
@@ -187,4 +193,9 @@ class ModelCard:
             target = Path(path) / "tlkit.json"
         if not target.is_file():
             return None
-        return cls.from_dict(json.loads(target.read_text()), outputs=outputs)
+        try:
+            data = json.loads(target.read_text())
+            return cls.from_dict(data, outputs=outputs)
+        except (ValueError, TypeError) as error:  # JSONDecodeError is a ValueError
+            raise ValueError(f"{str(target)!r} is not a readable model card of {str(path)!r} "
+                             f"({error}); remove it or export the model again.") from None

@@ -71,6 +71,7 @@ class OnnxModel(ExportedModel):
 
     Raises:
         ImportError: ``onnxruntime`` is not installed (the message says how to install it).
+        ValueError: ``path`` is not a model ONNX Runtime can load.
 
     Example:
         >>> import tempfile, pathlib, numpy as np, tlkit
@@ -96,8 +97,12 @@ class OnnxModel(ExportedModel):
         options = ort.SessionOptions()
         if num_threads is not None:
             options.intra_op_num_threads = check_int("num_threads", num_threads, minimum=1)
-        self._session = ort.InferenceSession(str(self.path), sess_options=options,
-                                             providers=["CPUExecutionProvider"])
+        try:
+            self._session = ort.InferenceSession(str(self.path), sess_options=options,
+                                                 providers=["CPUExecutionProvider"])
+        except Exception as error:  # noqa: BLE001 - onnxruntime's own error types
+            raise ValueError(f"path={str(self.path)!r} is not an ONNX model ONNX Runtime can "
+                             f"run: {str(error)[:300]}") from None
         model_input = self._session.get_inputs()[0]
         self._input_name = model_input.name
         size = (int(model_input.shape[1]), int(model_input.shape[2]))

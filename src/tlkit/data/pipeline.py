@@ -15,8 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from tlkit._checks import check_bool, check_choice, check_image_size, check_int, type_error
-
-RESIZE_MODES = ("stretch", "crop", "pad")
+from tlkit._constants import RESIZE_MODES  # noqa: F401 - public here; defined without TensorFlow
 
 
 def decode_resized(path: tf.Tensor, height: int, width: int, resize: str) -> tf.Tensor:

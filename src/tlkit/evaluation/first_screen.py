@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
+
+from tlkit._checks import check_number
 
 if TYPE_CHECKING:
     from tlkit.evaluation.metrics import ReportMetrics
@@ -34,14 +37,23 @@ def accuracy_interval(correct: int, total: int, level: float = 0.95) -> tuple[fl
     Wilson's interval, not the normal one: it stays inside [0, 1] and is honest near 100 %,
     where classifiers live.
 
+    Args:
+        correct: Right answers.
+        total: Answers (``nan`` bounds when 0).
+        level: Confidence level of the interval, strictly between 0 and 1.
+
     Example:
         >>> low, high = accuracy_interval(1652, 1736)
         >>> f"{low:.2%} to {high:.2%}"
         '94.05% to 96.07%'
+        >>> [round(b, 3) for b in accuracy_interval(8, 10, level=0.8)]
+        [0.602, 0.914]
     """
+    level = check_number("level", level, low=0.0, high=1.0, low_inclusive=False,
+                         high_inclusive=False)
     if total <= 0:
         return (float("nan"), float("nan"))
-    z = {0.95: 1.959963984540054, 0.9: 1.6448536269514722, 0.99: 2.5758293035489}[level]
+    z = float(norm.ppf((1 + level) / 2))
     p = correct / total
     centre = (p + z * z / (2 * total)) / (1 + z * z / total)
     half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / (1 + z * z / total)
