@@ -12,6 +12,7 @@ import io
 import shutil
 from pathlib import Path
 
+import keras
 import numpy as np
 import pandas as pd
 import pytest
@@ -79,6 +80,9 @@ def test_planted_blank_and_noise_images_are_outliers(tmp_path: Path) -> None:
     Image.new("RGB", (32, 32), (128, 128, 128)).save(root / "green" / "blank_grey.png")
     noise = np.random.default_rng(1).integers(0, 256, (32, 32, 3), dtype="uint8")
     Image.fromarray(noise).save(root / "blue" / "noise.png")
+    # The tiny backbone's weights are random: seeded, since with some draws (3 and 7 of
+    # 0-7) one or two ordinary images of these 39 also reach z -3.6 to -4.1.
+    keras.utils.set_random_seed(0)
     found = tlkit.audit(root, **TINY)
     assert sorted(Path(p).name for p in found.outliers["path"]) == \
         ["blank_grey.png", "blank_white.png", "noise.png"]

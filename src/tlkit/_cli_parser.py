@@ -100,16 +100,16 @@ def _parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("evaluate", help="a report on another labelled folder")
     evaluate.add_argument("run_dir", type=Path, metavar="MODEL",
-                        help="a run folder (`tlkit train`), or an exported model: a .tflite file "
-                             "or a SavedModel folder (`tlkit export`)")
+                        help="a run folder (`tlkit train`), or an exported model: a .tflite or "
+                             ".onnx file or a SavedModel folder (`tlkit export`)")
     evaluate.add_argument("folder", type=Path, help="one sub-folder per class (of the run)")
     evaluate.add_argument("--output-dir", type=Path, default=None, help="write the report here")
     evaluate.add_argument("--overwrite", action="store_true")
 
     predict = commands.add_parser("predict", help="classes of image files")
     predict.add_argument("run_dir", type=Path, metavar="MODEL",
-                        help="a run folder (`tlkit train`), or an exported model: a .tflite file "
-                             "or a SavedModel folder (`tlkit export`)")
+                        help="a run folder (`tlkit train`), or an exported model: a .tflite or "
+                             ".onnx file or a SavedModel folder (`tlkit export`)")
     predict.add_argument("images", nargs="+", type=Path, help="image files or folders")
     predict.add_argument("--top-k", type=int, default=3)
     predict.add_argument("--format", choices=["table", "json", "csv"], default="table")

@@ -64,6 +64,10 @@ def threshold_table(report: ReportMetrics, thresholds: tuple[float, ...] = THRES
                     ) -> pd.DataFrame:
     """What keeping only answers at or above a confidence keeps: share of images, accuracy.
 
+    Args:
+        report: The evaluation (its probabilities and labels).
+        thresholds: Confidences of the top answer to keep from (each a row).
+
     Returns:
         One row per threshold: ``threshold``, ``images`` (kept), ``coverage`` (their
         share) and ``accuracy`` (of those kept; NaN when none is kept).
