@@ -63,7 +63,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors (imported laz
     from tlkit.interpolation import WeightInterpolation
     from tlkit.inference import Predictor, load_predictor
     from tlkit.litert import LiteRTModel
-    from tlkit.model_card import ModelCard
+    from tlkit.model_card import ModelCard, card_path
     from tlkit.onnx_model import OnnxModel
     from tlkit.ranking import BackboneRanking, rank_backbones
     from tlkit.savedmodel import TensorFlowSavedModel
@@ -101,7 +101,7 @@ _SOURCES: dict[str, tuple[str, ...]] = {
     "tlkit.interpolation": ("WeightInterpolation",),
     "tlkit.inference": ("Predictor", "load_predictor"),
     "tlkit.litert": ("LiteRTModel",),
-    "tlkit.model_card": ("ModelCard",),
+    "tlkit.model_card": ("ModelCard", "card_path"),
     "tlkit.onnx_model": ("OnnxModel",),
     "tlkit.ranking": ("BackboneRanking", "rank_backbones"),
     "tlkit.savedmodel": ("TensorFlowSavedModel",),
@@ -151,6 +151,7 @@ __all__ = [
     "build_backbone",
     "build_classifier",
     "calibrate",
+    "card_path",
     "class_counts",
     "compute_class_weights",
     "count_near_duplicates",
