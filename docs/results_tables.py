@@ -1,11 +1,12 @@
 """Write the documentation's result tables from the committed benchmark JSON, never by hand.
 
-    python docs/results_tables.py            # rewrites docs/_includes/front_results.inc
+    python docs/results_tables.py   # rewrites docs/_includes/front_results.inc, backbone_results.inc
 
 The front page's "What to expect" table is made from the newest flagship benchmark
 (``benchmarks/results/caltech101_mobilenetv2_*.json`` with a ``current`` configuration)
-and the newest export benchmark (``benchmarks/results/export_*.json``). A test checks
-that the committed tables are what this script writes from the committed JSON.
+and the newest export benchmark (``benchmarks/results/export_*.json``); the backbones
+guide's table from the newest flagship benchmark with a ``lite0`` configuration. A test
+checks that the committed tables are what this script writes from the committed JSON.
 """
 
 from __future__ import annotations
@@ -93,10 +94,43 @@ def front_results() -> str:
         f"run, not across days.\n")
 
 
+BACKBONE_OF = {"current": "mobilenet_v2", "lite0": "efficientnet_lite0",
+               "lite1": "efficientnet_lite1", "lite2": "efficientnet_lite2"}
+
+
+def backbone_results() -> str:
+    """The backbones guide's table: each backbone of one invocation, seed by seed."""
+    source = _dated("caltech101_*.json", "lite0")
+    data = json.loads(source.read_text())
+    rows = []
+    for config, entry in data["configs"].items():
+        runs, median = entry["runs"], entry["median"]
+        first = next(iter(data["configs"]))
+        per_seed = " / ".join(f"{100 * r['test_accuracy']:.2f}" for r in runs)
+        rows.append((
+            f"``{BACKBONE_OF.get(config, config)}``",
+            f"{100 * median['test_accuracy']:.2f} % / "
+            f"{100 * median['test_mean_per_class_accuracy']:.2f} %",
+            f"{per_seed} %",
+            f"{100 * median['validation_accuracy']:.2f} %",
+            _pct([r["test_expected_calibration_error"] for r in runs]),
+            f"{median['wall_seconds']:,.0f} s "
+            f"({median[f'wall_time_ratio_to_{first}']:.2f})"))
+    header = ("backbone", "test accuracy / mean per class (median)", "test accuracy by seed",
+              "validation accuracy", "test ECE", "wall time (ratio)")
+    body = "\n".join("   * - " + "\n     - ".join(row) for row in [header, *rows])
+    seeds = ", ".join(str(s) for s in data["seeds"])
+    return (f".. list-table:: Caltech-101, 101 classes, 1,736 test images, tlkit's defaults, "
+            f"seeds {seeds}, one invocation\n   :header-rows: 1\n\n{body}\n\n"
+            f"From ``benchmarks/results/{source.name}`` "
+            f"(``{data['command'].split(' --output-dir')[0]}``).\n")
+
+
 def main() -> None:
     INCLUDES.mkdir(exist_ok=True)
     (INCLUDES / "front_results.inc").write_text(front_results())
-    print(INCLUDES / "front_results.inc")
+    (INCLUDES / "backbone_results.inc").write_text(backbone_results())
+    print(INCLUDES / "front_results.inc", INCLUDES / "backbone_results.inc")
 
 
 if __name__ == "__main__":

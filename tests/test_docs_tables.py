@@ -15,6 +15,9 @@ def test_the_front_page_table_is_made_from_the_committed_json(
     committed = (ROOT / "docs" / "_includes" / "front_results.inc").read_text()
     assert committed == tables.front_results(), \
         "docs/_includes/front_results.inc is stale: run python docs/results_tables.py"
+    committed = (ROOT / "docs" / "_includes" / "backbone_results.inc").read_text()
+    assert committed == tables.backbone_results(), \
+        "docs/_includes/backbone_results.inc is stale: run python docs/results_tables.py"
 
 
 def test_the_configurations_chart_draws_every_seed_of_the_json(
