@@ -5,8 +5,9 @@
 The front page's "What to expect" table is made from the newest flagship benchmark
 (``benchmarks/results/caltech101_mobilenetv2_*.json`` with a ``current`` configuration)
 and the newest export benchmark (``benchmarks/results/export_*.json``); the backbones
-guide's table from the newest flagship benchmark with a ``lite0`` configuration. A test
-checks that the committed tables are what this script writes from the committed JSON.
+guide's table from the newest ``caltech101_current_lite*.json`` (MobileNetV2 and Lite0,
+seeds 0-2). A test checks that the committed tables are what this script writes from the
+committed JSON.
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ BACKBONE_OF = {"current": "mobilenet_v2", "lite0": "efficientnet_lite0",
 
 def backbone_results() -> str:
     """The backbones guide's table: each backbone of one invocation, seed by seed."""
-    source = _dated("caltech101_*.json", "lite0")
+    source = _dated("caltech101_current_lite*.json", "lite0")  # seeds 0-2, not one-seed runs
     data = json.loads(source.read_text())
     rows = []
     for config, entry in data["configs"].items():
