@@ -6,12 +6,11 @@ run folder, a data folder or a file that is not an exported model, whatever path
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
 
-from tlkit.model_card import card_path
+from tlkit.model_card import ModelCard, card_path
 
 # What a SavedModel export folder holds; anything else in it is the user's.
 _SAVEDMODEL_FILES = {"saved_model.pb", "fingerprint.pb", "variables", "assets", "tlkit.json",
@@ -107,11 +106,8 @@ def remove(path: Path) -> None:
 
 def _card_format(path: Path) -> str | None:
     """The ``format`` of the tlkit card beside a file, or ``None`` when it has none."""
-    card = card_path(path)
     try:
-        data = json.loads(card.read_text()) if card.is_file() else None
-    except (OSError, ValueError):
+        card = ModelCard.read(path)
+    except ValueError:  # not a card tlkit can read: the user's file
         return None
-    if not isinstance(data, dict) or "class_names" not in data or "image_size" not in data:
-        return None
-    return str(data.get("format", ""))
+    return None if card is None else card.format
