@@ -2,7 +2,9 @@
 
 Ranks the candidates (MobileNetV2 and EfficientNet-Lite0/1/2 by default, each at its native
 size) on the real Caltech-101 and on its first N classes (the subset that
-``benchmarks/caltech101.py -- --classes N`` fine-tunes), with LogME and k-NN accuracy,
+``benchmarks/caltech101.py -- --classes N`` fine-tunes) and, with ``--datasets fewshot``, on
+the few training images per class of ``-- --train-per-class N`` (seed 0's), with LogME and
+k-NN accuracy,
 then compares each predicted order with the fine-tuned one read from the JSON of
 ``benchmarks/caltech101.py --configs current lite0 lite1 lite2`` on the same data
 (test accuracy; ``current`` is MobileNetV2): Spearman's rank correlation of the scores
@@ -79,8 +81,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--sample", type=int, default=1000)
     parser.add_argument("--subset-classes", type=int, default=20,
                         help="the second data set: the first N classes (alphabetical)")
+    parser.add_argument("--train-per-class", type=int, default=10,
+                        help="the few-shot data set: the N training images per class that "
+                             "caltech101.py -- --train-per-class N --seed 0 trains on")
     parser.add_argument("--datasets", nargs="+", default=["subset20", "full"],
-                        choices=["subset20", "full"])
+                        choices=["subset20", "full", "fewshot"])
     parser.add_argument("--finetuned", action="append", default=[], metavar="DATASET=JSON",
                         help="fine-tuned results of caltech101.py --configs for a data set")
     add_output_arguments(parser)
@@ -89,14 +94,20 @@ def main(argv: list[str] | None = None) -> dict:
     folder = load_caltech101(args.data_dir, download=args.data_dir is None, verbose=0)
     data = {"full": folder,
             "subset20": folder.select_classes(folder.class_names[: args.subset_classes])}
+    if "fewshot" in args.datasets:  # the example's split of seed 0 (its data_of), all of it ranked
+        n = args.train_per_class
+        data["fewshot"] = folder.split_per_class(train=n, val=max(1, n // 2), test=20,
+                                                 seed=0).train
     report = {"benchmark": "rank_backbones", "command": " ".join(["python", *sys.argv]),
               "cpu_count": os.cpu_count(), "sample": args.sample,
+              "fewshot_train_per_class": args.train_per_class,
               "subset_classes": folder.class_names[: args.subset_classes], "datasets": {}}
     for name in args.datasets:
         images = data[name]
         print(f"{name}: {len(images)} images, {images.num_classes} classes", file=sys.stderr)
         start = time.perf_counter()
-        ranking = tlkit.rank_backbones(images, args.candidates, sample=args.sample,
+        sample = len(images) if name == "fewshot" else args.sample
+        ranking = tlkit.rank_backbones(images, args.candidates, sample=sample,
                                        weights={"mobilenet_v2": args.weights}, verbose=0)
         print(ranking, file=sys.stderr)  # stdout carries the JSON only
         entry = {"images_in_data_set": len(images), "classes": images.num_classes,

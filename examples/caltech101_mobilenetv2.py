@@ -44,6 +44,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tlkit  # noqa: E402
 from tlkit.datasets import load_caltech101  # noqa: E402
 
+FEW_SHOT_TEST = 20  # test images per class at most under --train-per-class
 QUICK = {"classes": 6, "image_size": 128, "head_epochs": 15, "views": 1,
          "finetune_epochs": 1, "unfreeze": "0:2"}
 
@@ -104,6 +105,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="fraction of train+validation kept for validation")
     parser.add_argument("--classes", type=int, default=None,
                         help="use only the first N classes (alphabetical)")
+    parser.add_argument("--train-per-class", type=int, default=None, metavar="N",
+                        help="few-shot protocol instead of the fractions: N training images "
+                             "per class, N // 2 (at least 1) for validation, up to "
+                             f"{FEW_SHOT_TEST} of the rest to test (ImageSet.split_per_class)")
     parser.add_argument("--include-background", action="store_true")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--strategy", choices=tlkit.STRATEGIES, default="default",
@@ -131,6 +136,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                      f"got {args.warmup_epochs}")
     if args.views < 0:
         parser.error(f"--views must be >= 0, got {args.views}")
+    if args.train_per_class is not None and args.train_per_class < 1:
+        parser.error(f"--train-per-class must be >= 1, got {args.train_per_class}")
     if args.classes is not None and args.classes < 2:
         parser.error(f"--classes must be >= 2, got {args.classes}")
     if args.data_dir is not None and not args.data_dir.is_dir():
@@ -154,6 +161,17 @@ def options_from(args: argparse.Namespace) -> tlkit.TrainingOptions:
         seed=args.seed)
 
 
+def data_of(args: argparse.Namespace, images: tlkit.ImageSet) -> tlkit.ImageSet | tlkit.Split:
+    """What the run trains on: the images (train() splits them by the fractions), or the
+    few-shot split of ``--train-per-class`` (the same images per class for every backbone
+    of one seed, so backbones are compared on the same few images)."""
+    if args.train_per_class is None:
+        return images
+    n = args.train_per_class
+    return images.split_per_class(train=n, val=max(1, n // 2), test=FEW_SHOT_TEST,
+                                  seed=args.seed)
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     options = options_from(args)
     folder = load_caltech101(args.data_dir, download=args.data_dir is None,
@@ -163,7 +181,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     images: tlkit.ImageSet = folder
     if args.classes:
         images = folder.select_classes(folder.class_names[: args.classes])
-    result = tlkit.train(images, backbone=args.backbone, weights=args.weights, options=options,
+    result = tlkit.train(data_of(args, images), backbone=args.backbone, weights=args.weights, options=options,
                          strategy=args.strategy, verbose=args.verbose)
     if result.metrics["allocator"] == "system" and args.verbose:
         print("note: running with glibc's malloc. If this run spends much of its time in page "

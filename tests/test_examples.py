@@ -70,6 +70,7 @@ def test_flagship_quick_run_writes_every_output(
         (["--head-epochs", "-2"], "--head-epochs must be >= 1, got -2"),
         (["--unfreeze", "zero"], "expected 'epoch:blocks' pairs"),
         (["--wise-alpha", "1.5"], "--wise-alpha must be in [0, 1], got 1.5"),
+        (["--train-per-class", "0"], "--train-per-class must be >= 1, got 0"),
         (["--finetune-epochs", "2", "--warmup-epochs", "2"],
          "--warmup-epochs must be in [0, --finetune-epochs=2), got 2.0"),
     ],
@@ -94,3 +95,22 @@ def test_flagship_refuses_an_output_dir_with_a_previous_run(
         flagship.parse_args(["--output-dir", str(tmp_path)])
     assert "already holds a run" in capsys.readouterr().err
     assert flagship.parse_args(["--output-dir", str(tmp_path), "--overwrite"]).overwrite
+
+
+def test_few_shot_protocol_keeps_n_images_per_class_to_train(
+    load_script: LoadScript, tmp_path: Path
+) -> None:
+    """--train-per-class: N per class to train, N // 2 to validate, at most 20 to test, the
+    same images for the same seed (every backbone of a seed sees the same few images)."""
+    import tlkit
+
+    flagship = load_script("examples/caltech101_mobilenetv2.py")
+    images = tlkit.ImageSet([f"{i}.jpg" for i in range(90)], [0] * 40 + [1] * 50, ["a", "b"])
+    args = flagship.parse_args(["--train-per-class", "4", "--output-dir", str(tmp_path / "r")])
+    split = flagship.data_of(args, images)
+    assert [dict(part.counts) for part in split] == [{"a": 4, "b": 4}, {"a": 2, "b": 2},
+                                                     {"a": 20, "b": 20}]
+    assert set(split.train.paths).isdisjoint(split.test.paths)
+    assert flagship.data_of(args, images).train.paths == split.train.paths
+    plain = flagship.parse_args(["--output-dir", str(tmp_path / "r")])
+    assert flagship.data_of(plain, images) is images
