@@ -239,3 +239,34 @@ def test_rank_benchmark_compares_both_scores_with_the_finetuned_order(
     assert result["spearman_logme"] == 1.0 and result["spearman_knn_accuracy"] == -1.0
     assert result["finetuning_wall_seconds"] == 370.0
     assert result["time_ratio_ranking_to_finetuning"] == 0.1
+
+
+def test_tta_scales_compares_the_runs_two_views_with_four(
+        load_script: LoadScript, tmp_path: Path) -> None:
+    """The second scale is measured on a saved run's own validation and test images; its
+    two views alone and the four together are scored against the run's rule."""
+    import numpy as np
+    from PIL import Image
+
+    import tlkit
+
+    bench = load_script("benchmarks/tta_scales.py")
+    rng = np.random.default_rng(0)
+    for name, shade in (("dark", 50), ("light", 200)):
+        (tmp_path / "photos" / name).mkdir(parents=True)
+        for i in range(15):
+            pixels = np.clip(rng.normal(shade, 25, (40, 30, 3)), 0, 255).astype("uint8")
+            Image.fromarray(pixels).save(tmp_path / "photos" / name / f"{i}.png")
+    run = tlkit.train(tmp_path / "photos", weights=None, verbose=0, options=tlkit.TrainingOptions(
+        image_size=32, head_epochs=2, finetune_epochs=1, unfreeze={0: 1}, val_fraction=0.2))
+    run.save(tmp_path / "run")
+    result = bench.measure(tmp_path / "run", 1.25)
+    for split, part in (("validation", run.split.val), ("test", run.split.test)):
+        assert result[split]["images"] == len(part)
+        # The run's two views are what the run itself reports.
+        assert result[split]["two_views"]["accuracy"] == pytest.approx(
+            run.metrics[f"{split}_accuracy"], abs=1e-6)
+        for views in ("four_views", "zoomed_two_views"):
+            assert 0.0 <= result[split][views]["accuracy"] <= 1.0
+    with pytest.raises(SystemExit):
+        bench.main(["--run-dir", str(tmp_path / "run"), "--zoom", "1.0"])
