@@ -1,12 +1,12 @@
 """Write the documentation's result tables from the committed benchmark JSON, never by hand.
 
-    python docs/results_tables.py   # rewrites docs/_includes/front_results.inc, backbone_results.inc
+    python docs/results_tables.py   # rewrites the docs/_includes/*.inc of TABLES
 
 The front page's "What to expect" table is made from the newest flagship benchmark
 (``benchmarks/results/caltech101_mobilenetv2_*.json`` with a ``current`` configuration)
 and the newest export benchmark (``benchmarks/results/export_*.json``); the backbones
-guide's table from the newest ``caltech101_current_lite*.json`` (MobileNetV2 and Lite0,
-seeds 0-2). A test checks that the committed tables are what this script writes from the
+guide's tables from the newest ``caltech101_current_lite*.json`` (MobileNetV2 and Lite0,
+seeds 0-2) and ``caltech101_four_backbones_*.json`` (all four). A test checks that the committed tables are what this script writes from the
 committed JSON.
 """
 
@@ -127,11 +127,44 @@ def backbone_results() -> str:
             f"(``{data['command'].split(' --output-dir')[0]}``).\n")
 
 
+def four_backbones() -> str:
+    """The backbones guide's table of all four candidates on the full data, one invocation."""
+    source = _dated("caltech101_four_backbones_*.json")
+    data = json.loads(source.read_text())
+    first = next(iter(data["configs"]))
+    rows = []
+    for config, entry in data["configs"].items():
+        runs, median = entry["runs"], entry["median"]
+        phases = runs[0]["wall_seconds"] if len(runs) == 1 else None
+        rows.append((
+            f"``{BACKBONE_OF.get(config, config)}``",
+            f"{100 * median['test_accuracy']:.2f} % / "
+            f"{100 * median['test_mean_per_class_accuracy']:.2f} %",
+            f"{100 * median['validation_accuracy']:.2f} % / "
+            f"{100 * median['validation_mean_per_class_accuracy']:.2f} %",
+            _pct([r["test_expected_calibration_error"] for r in runs]),
+            f"{median['wall_seconds']:,.0f} s ({median[f'wall_time_ratio_to_{first}']:.2f})",
+            "-" if phases is None else f"{phases['fine_tuning']:,.0f} s"))
+    header = ("backbone", "test accuracy / mean per class", "validation accuracy / mean per class",
+              "test ECE", "wall time (ratio)", "of it fine-tuning")
+    body = "\n".join("   * - " + "\n     - ".join(row) for row in [header, *rows])
+    seeds = ", ".join(str(s) for s in data["seeds"])
+    return (f".. list-table:: Caltech-101, 101 classes, 1,736 test images, tlkit's defaults at "
+            f"each backbone's native size, seed {seeds}, one invocation\n   :header-rows: 1\n\n"
+            f"{body}\n\nFrom ``benchmarks/results/{source.name}`` "
+            f"(``{data['command'].split(' --baseline')[0].split(' --output-dir')[0]}``).\n")
+
+
+TABLES = {"front_results.inc": front_results, "backbone_results.inc": backbone_results,
+          "four_backbones.inc": four_backbones}
+"""Each include file and the function that writes it."""
+
+
 def main() -> None:
     INCLUDES.mkdir(exist_ok=True)
-    (INCLUDES / "front_results.inc").write_text(front_results())
-    (INCLUDES / "backbone_results.inc").write_text(backbone_results())
-    print(INCLUDES / "front_results.inc", INCLUDES / "backbone_results.inc")
+    for name, table in TABLES.items():
+        (INCLUDES / name).write_text(table())
+        print(INCLUDES / name)
 
 
 if __name__ == "__main__":
