@@ -138,6 +138,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--views must be >= 0, got {args.views}")
     if args.train_per_class is not None and args.train_per_class < 1:
         parser.error(f"--train-per-class must be >= 1, got {args.train_per_class}")
+    if args.train_per_class is not None and (args.val_fraction, args.test_fraction) != (
+            defaults.val_fraction, defaults.test_fraction):
+        parser.error("--train-per-class sets the split by counts per class: it cannot be "
+                     "combined with --val-fraction or --test-fraction")
     if args.classes is not None and args.classes < 2:
         parser.error(f"--classes must be >= 2, got {args.classes}")
     if args.data_dir is not None and not args.data_dir.is_dir():

@@ -71,6 +71,8 @@ def test_flagship_quick_run_writes_every_output(
         (["--unfreeze", "zero"], "expected 'epoch:blocks' pairs"),
         (["--wise-alpha", "1.5"], "--wise-alpha must be in [0, 1], got 1.5"),
         (["--train-per-class", "0"], "--train-per-class must be >= 1, got 0"),
+        (["--train-per-class", "5", "--test-fraction", "0.3"],
+         "cannot be combined with --val-fraction or --test-fraction"),
         (["--finetune-epochs", "2", "--warmup-epochs", "2"],
          "--warmup-epochs must be in [0, --finetune-epochs=2), got 2.0"),
     ],
