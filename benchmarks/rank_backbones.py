@@ -20,11 +20,13 @@ A data set without a ``--finetuned`` file is ranked only (its comparison says so
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
 import time
 from pathlib import Path
+from types import ModuleType
 
 from scipy.stats import spearmanr
 
@@ -34,8 +36,17 @@ from _results import add_output_arguments, write_results  # noqa: E402
 import tlkit  # noqa: E402
 from tlkit.datasets import load_caltech101  # noqa: E402
 
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "caltech101_mobilenetv2.py"
 CONFIG_BACKBONE = {"current": "mobilenet_v2", "lite0": "efficientnet_lite0",
                    "lite1": "efficientnet_lite1", "lite2": "efficientnet_lite2"}
+
+
+def example_module() -> ModuleType:
+    """The flagship example as a module (its few-shot split is the one fine-tuned)."""
+    spec = importlib.util.spec_from_file_location("caltech101_example", EXAMPLE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def finetuned_order(path: Path) -> dict:
@@ -94,10 +105,8 @@ def main(argv: list[str] | None = None) -> dict:
     folder = load_caltech101(args.data_dir, download=args.data_dir is None, verbose=0)
     data = {"full": folder,
             "subset20": folder.select_classes(folder.class_names[: args.subset_classes])}
-    if "fewshot" in args.datasets:  # the example's split of seed 0 (its data_of), all of it ranked
-        n = args.train_per_class
-        data["fewshot"] = folder.split_per_class(train=n, val=max(1, n // 2), test=20,
-                                                 seed=0).train
+    if "fewshot" in args.datasets:  # the example's own split of seed 0, all of it ranked
+        data["fewshot"] = example_module().few_shot_split(folder, args.train_per_class, 0).train
     report = {"benchmark": "rank_backbones", "command": " ".join(["python", *sys.argv]),
               "cpu_count": os.cpu_count(), "sample": args.sample,
               "fewshot_train_per_class": args.train_per_class,

@@ -6,8 +6,8 @@ The front page's "What to expect" table is made from the newest flagship benchma
 (``benchmarks/results/caltech101_mobilenetv2_*.json`` with a ``current`` configuration)
 and the newest export benchmark (``benchmarks/results/export_*.json``); the backbones
 guide's tables from the newest ``caltech101_current_lite*.json`` (MobileNetV2 and Lite0,
-seeds 0-2) and ``caltech101_four_backbones_*.json`` (all four). A test checks that the committed tables are what this script writes from the
-committed JSON.
+seeds 0-2) and ``caltech101_four_backbones_*.json`` (all four). A test checks that the
+committed tables are what this script writes from the committed JSON.
 """
 
 from __future__ import annotations

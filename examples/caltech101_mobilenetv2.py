@@ -171,9 +171,13 @@ def data_of(args: argparse.Namespace, images: tlkit.ImageSet) -> tlkit.ImageSet 
     of one seed, so backbones are compared on the same few images)."""
     if args.train_per_class is None:
         return images
-    n = args.train_per_class
-    return images.split_per_class(train=n, val=max(1, n // 2), test=FEW_SHOT_TEST,
-                                  seed=args.seed)
+    return few_shot_split(images, args.train_per_class, args.seed)
+
+
+def few_shot_split(images: tlkit.ImageSet, n: int, seed: int) -> tlkit.Split:
+    """The few-shot protocol: ``n`` per class to train, ``n // 2`` (at least 1) to validate,
+    up to FEW_SHOT_TEST of the rest to test (benchmarks/rank_backbones.py ranks its train)."""
+    return images.split_per_class(train=n, val=max(1, n // 2), test=FEW_SHOT_TEST, seed=seed)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:

@@ -270,3 +270,16 @@ def test_tta_scales_compares_the_runs_two_views_with_four(
             assert 0.0 <= result[split][views]["accuracy"] <= 1.0
     with pytest.raises(SystemExit):
         bench.main(["--run-dir", str(tmp_path / "run"), "--zoom", "1.0"])
+
+
+def test_rank_benchmark_ranks_the_few_shot_images_the_example_trains_on(
+        load_script: LoadScript) -> None:
+    import tlkit
+
+    bench = load_script("benchmarks/rank_backbones.py")
+    example = load_script("examples/caltech101_mobilenetv2.py")
+    images = tlkit.ImageSet([f"{i}.jpg" for i in range(80)], [0] * 40 + [1] * 40, ["a", "b"])
+    args = example.parse_args(["--train-per-class", "6", "--seed", "0", "--output-dir",
+                               "/nonexistent/run"])
+    assert bench.example_module().few_shot_split(images, 6, 0).train.paths == \
+        example.data_of(args, images).train.paths
