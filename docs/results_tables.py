@@ -99,6 +99,14 @@ BACKBONE_OF = {"current": "mobilenet_v2", "lite0": "efficientnet_lite0",
                "lite1": "efficientnet_lite1", "lite2": "efficientnet_lite2"}
 
 
+def _list_table(caption: str, header: tuple[str, ...], rows: list[tuple[str, ...]],
+                source: Path, command: str) -> str:
+    """An RST list-table with its caption, and the JSON and command it came from."""
+    body = "\n".join("   * - " + "\n     - ".join(row) for row in [header, *rows])
+    return (f".. list-table:: {caption}\n   :header-rows: 1\n\n{body}\n\n"
+            f"From ``benchmarks/results/{source.name}`` (``{command}``).\n")
+
+
 def backbone_results() -> str:
     """The backbones guide's table: each backbone of one invocation, seed by seed."""
     source = _dated("caltech101_current_lite*.json", "lite0")  # seeds 0-2, not one-seed runs
@@ -119,12 +127,10 @@ def backbone_results() -> str:
             f"({median[f'wall_time_ratio_to_{first}']:.2f})"))
     header = ("backbone", "test accuracy / mean per class (median)", "test accuracy by seed",
               "validation accuracy", "test ECE", "wall time (ratio)")
-    body = "\n".join("   * - " + "\n     - ".join(row) for row in [header, *rows])
     seeds = ", ".join(str(s) for s in data["seeds"])
-    return (f".. list-table:: Caltech-101, 101 classes, 1,736 test images, tlkit's defaults, "
-            f"seeds {seeds}, one invocation\n   :header-rows: 1\n\n{body}\n\n"
-            f"From ``benchmarks/results/{source.name}`` "
-            f"(``{data['command'].split(' --output-dir')[0]}``).\n")
+    return _list_table(f"Caltech-101, 101 classes, 1,736 test images, tlkit's defaults, "
+                       f"seeds {seeds}, one invocation", header, rows, source,
+                       data["command"].split(" --output-dir")[0])
 
 
 def four_backbones() -> str:
@@ -147,12 +153,11 @@ def four_backbones() -> str:
             "-" if phases is None else f"{phases['fine_tuning']:,.0f} s"))
     header = ("backbone", "test accuracy / mean per class", "validation accuracy / mean per class",
               "test ECE", "wall time (ratio)", "of it fine-tuning")
-    body = "\n".join("   * - " + "\n     - ".join(row) for row in [header, *rows])
     seeds = ", ".join(str(s) for s in data["seeds"])
-    return (f".. list-table:: Caltech-101, 101 classes, 1,736 test images, tlkit's defaults at "
-            f"each backbone's native size, seed {seeds}, one invocation\n   :header-rows: 1\n\n"
-            f"{body}\n\nFrom ``benchmarks/results/{source.name}`` "
-            f"(``{data['command'].split(' --baseline')[0].split(' --output-dir')[0]}``).\n")
+    return _list_table(f"Caltech-101, 101 classes, 1,736 test images, tlkit's defaults at "
+                       f"each backbone's native size, seed {seeds}, one invocation", header,
+                       rows, source,
+                       data["command"].split(" --baseline")[0].split(" --output-dir")[0])
 
 
 TABLES = {"front_results.inc": front_results, "backbone_results.inc": backbone_results,
