@@ -14,7 +14,10 @@ with the test accuracies, and the ranking's wall time against the fine-tuning ru
         --weights PATH/mobilenet_v2_...no_top.weights.h5 \\
         --finetuned subset20=benchmarks/results/caltech101_lite_subset20_seed0_...json
 
-A data set without a ``--finetuned`` file is ranked only (its comparison says so).
+A data set without a ``--finetuned`` file is ranked only (its comparison says so). The JSON
+records the machine's calibration figure; when the fine-tuned JSON has its own (another day),
+the comparison also scales the ranking's time to that day's speed. Run it with the
+allocator the fine-tuning used (``LD_PRELOAD`` of tcmalloc, as ``caltech101.py`` does).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from types import ModuleType
 from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _calibration import calibration_images_per_second  # noqa: E402
 from _results import add_output_arguments, write_results  # noqa: E402
 
 import tlkit  # noqa: E402
@@ -49,10 +53,21 @@ def example_module() -> ModuleType:
     return module
 
 
+CALIBRATION = "calibration_frozen_mobilenetv2_224_batch64_images_per_second"
+
+
+def mean_calibration(figure: float | dict | None) -> float | None:
+    """One images-per-second figure from a JSON's calibration (before/after averaged)."""
+    if isinstance(figure, dict):
+        values = [v for v in figure.values() if isinstance(v, (int, float))]
+        return sum(values) / len(values) if values else None
+    return figure
+
+
 def finetuned_order(path: Path) -> dict:
     """Test accuracy and wall time of each backbone from a caltech101.py --configs JSON."""
     report = json.loads(Path(path).read_text())
-    found = {}
+    found = {"_calibration": mean_calibration(report.get(CALIBRATION))}
     for config, entry in report["configs"].items():
         if config in CONFIG_BACKBONE:
             found[CONFIG_BACKBONE[config]] = {
@@ -63,9 +78,15 @@ def finetuned_order(path: Path) -> dict:
     return found
 
 
-def compare(ranking: dict, finetuned: dict) -> dict:
-    """Spearman of each score with the fine-tuned test accuracy; both orders; time ratio."""
-    names = [n for n in ranking["order"] if n in finetuned]
+def compare(ranking: dict, finetuned: dict, calibration: float | None = None) -> dict:
+    """Spearman of each score with the fine-tuned test accuracy; both orders; time ratio.
+
+    When the fine-tuning ran on another day (its JSON has its own calibration figure), the
+    raw ratio compares two machine speeds; the ratio is also given with the ranking's time
+    scaled to the fine-tuning day's speed (the ranking is frozen forward passes, which is
+    what the calibration figure measures).
+    """
+    names = [n for n in ranking["order"] if n in finetuned and not n.startswith("_")]
     accuracy = [finetuned[n]["test_accuracy"] for n in names]
     result = {"finetuned_order": sorted(names, key=lambda n: -finetuned[n]["test_accuracy"]),
               "finetuned_test_accuracy": {n: finetuned[n]["test_accuracy"] for n in names},
@@ -79,6 +100,11 @@ def compare(ranking: dict, finetuned: dict) -> dict:
     result["ranking_seconds"] = ranking["seconds"]
     result["time_ratio_ranking_to_finetuning"] = round(
         ranking["seconds"] / result["finetuning_wall_seconds"], 4)
+    then = finetuned.get("_calibration")
+    if calibration and then:
+        result["calibration_images_per_second"] = {"ranking": calibration, "finetuning": then}
+        result["time_ratio_at_the_finetuning_days_speed"] = round(
+            ranking["seconds"] * calibration / then / result["finetuning_wall_seconds"], 4)
     return result
 
 
@@ -95,6 +121,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--train-per-class", type=int, default=10,
                         help="the few-shot data set: the N training images per class that "
                              "caltech101.py -- --train-per-class N --seed 0 trains on")
+    parser.add_argument("--fewshot-sample", type=int, default=None,
+                        help="images ranked of the few-shot data set (default: all)")
     parser.add_argument("--datasets", nargs="+", default=["subset20", "full"],
                         choices=["subset20", "full", "fewshot"])
     parser.add_argument("--finetuned", action="append", default=[], metavar="DATASET=JSON",
@@ -109,25 +137,32 @@ def main(argv: list[str] | None = None) -> dict:
         data["fewshot"] = example_module().few_shot_split(folder, args.train_per_class, 0).train
     report = {"benchmark": "rank_backbones", "command": " ".join(["python", *sys.argv]),
               "cpu_count": os.cpu_count(), "sample": args.sample,
+              "allocator": os.environ.get("LD_PRELOAD") or "system",
               "fewshot_train_per_class": args.train_per_class,
+              "fewshot_sample": args.fewshot_sample,
               "subset_classes": folder.class_names[: args.subset_classes], "datasets": {}}
+    calibration = [calibration_images_per_second()]
     for name in args.datasets:
         images = data[name]
         print(f"{name}: {len(images)} images, {images.num_classes} classes", file=sys.stderr)
         start = time.perf_counter()
-        sample = len(images) if name == "fewshot" else args.sample
+        sample = (args.fewshot_sample or len(images)) if name == "fewshot" else args.sample
         ranking = tlkit.rank_backbones(images, args.candidates, sample=sample,
                                        weights={"mobilenet_v2": args.weights}, verbose=0)
         print(ranking, file=sys.stderr)  # stdout carries the JSON only
         entry = {"images_in_data_set": len(images), "classes": images.num_classes,
                  "wall_seconds": round(time.perf_counter() - start, 1),
                  "ranking": ranking.to_dict()}
+        report["datasets"][name] = entry
+    calibration.append(calibration_images_per_second())
+    report[CALIBRATION] = {"before": calibration[0], "after": calibration[1]}
+    for name, entry in report["datasets"].items():
         if name in finetuned:
             entry["finetuned_file"] = finetuned[name]
-            entry["comparison"] = compare(entry["ranking"], finetuned_order(finetuned[name]))
+            entry["comparison"] = compare(entry["ranking"], finetuned_order(finetuned[name]),
+                                          mean_calibration(report[CALIBRATION]))
         else:
             entry["comparison"] = "no fine-tuned results given for this data set"
-        report["datasets"][name] = entry
     write_results(report, "rank_backbones_caltech101", args.json, overwrite=args.overwrite)
     return report
 

@@ -239,6 +239,13 @@ def test_rank_benchmark_compares_both_scores_with_the_finetuned_order(
     assert result["spearman_logme"] == 1.0 and result["spearman_knn_accuracy"] == -1.0
     assert result["finetuning_wall_seconds"] == 370.0
     assert result["time_ratio_ranking_to_finetuning"] == 0.1
+    assert "time_ratio_at_the_finetuning_days_speed" not in result  # no figures to scale by
+    # Fine-tuned on a day twice as fast as today's ranking: its time halves at that speed.
+    finetuned.write_text(json.dumps({**json.loads(finetuned.read_text()), bench.CALIBRATION:
+                                     {"before": 90.0, "after": 110.0}}))
+    result = bench.compare(ranking, bench.finetuned_order(finetuned), 50.0)
+    assert result["time_ratio_ranking_to_finetuning"] == 0.1
+    assert result["time_ratio_at_the_finetuning_days_speed"] == 0.05
 
 
 def test_tta_scales_compares_the_runs_two_views_with_four(
