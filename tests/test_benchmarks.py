@@ -225,6 +225,12 @@ def test_rank_benchmark_compares_both_scores_with_the_finetuned_order(
         for name, (acc, wall) in runs.items()}}))
     order = bench.finetuned_order(finetuned)
     assert order["efficientnet_lite1"]["wall_seconds"] == 150.0
+    # Three seeds: one fine-tuning of each backbone costs the median run, not the sum.
+    seeds = tmp_path / "seeds.json"
+    seeds.write_text(json.dumps({"configs": {"lite1": {
+        "median": {"test_accuracy": 0.97, "test_mean_per_class_accuracy": 0.95},
+        "runs": [{"seed": s, "process_wall_seconds": w} for s, w in enumerate((90, 150, 400))]}}}))
+    assert bench.finetuned_order(seeds)["efficientnet_lite1"]["wall_seconds"] == 150
     ranking = {"order": ["efficientnet_lite1", "efficientnet_lite0", "mobilenet_v2"],
                "order_by_logme": ["efficientnet_lite1", "efficientnet_lite0", "mobilenet_v2"],
                "order_by_knn_accuracy": ["mobilenet_v2", "efficientnet_lite0",
