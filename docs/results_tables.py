@@ -174,12 +174,13 @@ def int8_backbones() -> str:
     """The backbones guide's int8 table: each backbone's exports of its three runs."""
     sources = {"mobilenet_v2": _dated("export_20*.json"),  # the flagship's runs
                **{f"efficientnet_lite{i}": _dated(f"export_lite{i}_*.json") for i in range(3)}}
-    rows = []
+    rows, files = [], []
     for backbone, source in sources.items():
         exported = json.loads(source.read_text())
         summary = {k: v["median"] for k, v in exported["summary"].items()}
         int8, safe = summary["tflite_int8"], summary["tflite_int8-safe"]
         seeds = ", ".join(str(run["seed"]) for run in exported["runs"])
+        files.append(f"``{source.name}`` ({backbone}, seeds {seeds})")
         rows.append((
             f"``{backbone}``",
             f"{int8['accuracy_minus_keras_points']:+.2f} pt",
@@ -187,16 +188,15 @@ def int8_backbones() -> str:
             f"{int8['size_mb']:.2f} MB ({int8['size_ratio_to_float32_tflite']:.2f}x smaller)",
             f"{int8['latency_2_threads_ms']:.1f} ms "
             f"({int8['latency_2_threads_ratio_to_float16']:.2f}x)",
-            f"{100 * safe['top1_agreement_with_keras']:.2f} %, {safe['size_mb']:.2f} MB",
-            f"``{source.name}`` (seeds {seeds})"))
-    header = ("backbone", "int8 accuracy vs Keras", "int8 top-1 agreement",
-              "int8 size (vs float32)", "int8, one image, 2 threads (vs float16)",
-              "int8-safe agreement, size", "benchmark JSON (runs)")
+            f"{100 * safe['top1_agreement_with_keras']:.2f} %, {safe['size_mb']:.2f} MB"))
+    header = ("backbone", "accuracy vs Keras", "top-1 agreement", "size (vs float32)",
+              "one image, 2 threads (vs float16)", "int8-safe: agreement, size")
     return _list_table(
         "TFLite int8 against each run's Keras model, the 1,736 test images: medians over the "
         "trained runs of each backbone, each JSON one invocation of ``benchmarks/export.py``",
-        header, rows, "The JSON files come from different days: across rows compare the "
-                      "latency ratios, not the milliseconds.")
+        header, rows, f"From {', '.join(files)} in ``benchmarks/results/``. They come from "
+                      f"different days: across rows compare the latency ratios, not the "
+                      f"milliseconds.")
 
 
 TABLES = {"front_results.inc": front_results, "backbone_results.inc": backbone_results,
