@@ -171,7 +171,7 @@ def four_backbones() -> str:
 
 
 def int8_backbones() -> str:
-    """The backbones guide's int8 table: each backbone's exports of its three runs."""
+    """The backbones guide's int8 table: the exports of each backbone's trained runs."""
     sources = {"mobilenet_v2": _dated("export_20*.json"),  # the flagship's runs
                **{f"efficientnet_lite{i}": _dated(f"export_lite{i}_*.json") for i in range(3)}}
     rows, files = [], []
