@@ -96,9 +96,6 @@ def front_results() -> str:
         f"run, not across days.\n")
 
 
-TARGET = (0.96, 0.945)
-"""The flagship's accuracy target: median test accuracy and mean per-class accuracy."""
-
 BACKBONE_OF = {"current": "mobilenet_v2", "lite0": "efficientnet_lite0",
                "lite1": "efficientnet_lite1", "lite2": "efficientnet_lite2"}
 
@@ -148,8 +145,9 @@ def four_backbones() -> str:
     rows = []
     for config, entry in data["configs"].items():
         runs, median = entry["runs"], entry["median"]
-        reaches = (median["test_accuracy"] >= TARGET[0]
-                   and median["test_mean_per_class_accuracy"] >= TARGET[1])
+        # benchmarks/caltech101.py --baseline judged each part of its target already
+        target = entry["target"]
+        reaches = target["met"]["test_accuracy"] and target["met"]["test_mean_per_class_accuracy"]
         rows.append((
             f"``{BACKBONE_OF.get(config, config)}``",
             f"{100 * median['test_accuracy']:.2f} % / "
@@ -160,7 +158,8 @@ def four_backbones() -> str:
             f"{median['wall_seconds']:,.0f} s ({median[f'wall_time_ratio_to_{first}']:.2f})",
             f"{statistics.median(r['wall_seconds']['fine_tuning'] for r in runs):,.0f} s"))
     header = ("backbone", "test accuracy / mean per class (median)", "test accuracy by seed",
-              f"reaches {100 * TARGET[0]:g} % / {100 * TARGET[1]:g} %", "test ECE (median)",
+              f"reaches {100 * target['target']['test_accuracy']:g} % / "
+              f"{100 * target['target']['test_mean_per_class_accuracy']:g} %", "test ECE (median)",
               "median wall time (ratio)", "of it fine-tuning (median)")
     seeds = ", ".join(str(s) for s in data["seeds"])
     return _list_table(f"Caltech-101, 101 classes, 1,736 test images, tlkit's defaults at "
