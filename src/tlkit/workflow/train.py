@@ -67,6 +67,14 @@ def _fit_schedule(schedule: dict[int, int | str], base: keras.Model) -> dict[int
             for epoch, count in schedule.items()}
 
 
+def _epoch_table(history: dict[str, list[float]]) -> pd.DataFrame:
+    """Keras' per-epoch history as a table. Validation ran after the last epochs only, so
+    its lists are shorter: they are aligned to the end, the epochs before get NaN."""
+    epochs = max((len(values) for values in history.values()), default=0)
+    return pd.DataFrame({name: [np.nan] * (epochs - len(values)) + list(values)
+                         for name, values in history.items()})
+
+
 def _calibrate(head: ClassifierHead, predictions: dict[str, tuple[np.ndarray, np.ndarray]],
                options: TrainingOptions) -> Calibration | None:
     """Fit the temperature on the validation predictions (each view at temperature 1, as
@@ -264,9 +272,13 @@ def train(
         train_ds = shard_by_data(train_set.to_dataset(
             options.batch_size, image_size=size, resize=resize, shuffle=True,
             seed=options.seed, epoch=epoch))
+        # Validation after the last epoch only: nothing in fit chooses by it, the reports
+        # validate the saved (mixed) model anyway, and each pass costs about a tenth of an
+        # epoch. Epochs without it get NaN in the history (_epoch_table).
         finetune_history = model.fit(  # train_ds shuffles itself
-            train_ds, validation_data=val_ds, epochs=options.finetune_epochs, shuffle=False,
-            class_weight=class_weight, callbacks=fit_callbacks, verbose=verbose).history
+            train_ds, validation_data=val_ds, validation_freq=options.finetune_epochs,
+            epochs=options.finetune_epochs, shuffle=False, class_weight=class_weight,
+            callbacks=fit_callbacks, verbose=verbose).history
     phases["fine_tuning"] = time.perf_counter() - t
 
     # 4. Calibration: one temperature on the validation split, stored in the head --------
@@ -315,7 +327,7 @@ def train(
 
     history = pd.concat(
         [pd.DataFrame(head_history.history).assign(phase="frozen (cached features)"),
-         pd.DataFrame(finetune_history).assign(phase="fine-tuning")], ignore_index=True)
+         _epoch_table(finetune_history).assign(phase="fine-tuning")], ignore_index=True)
     history.index.name = "epoch"
     wall = time.perf_counter() - start
     metrics: dict[str, Any] = {"classes": len(names), "train_images": len(train_set),
