@@ -198,8 +198,71 @@ def int8_backbones() -> str:
                       f"milliseconds.")
 
 
+CONFIG_WORDS = {
+    "defaults_2026_11": "MobileNetV2, the defaults of November 2026: every block, 3 epochs, "
+                        "no label smoothing (the time yardstick)",
+    "current": "MobileNetV2, today's defaults: top 6 blocks, 2 epochs, label smoothing 0.1",
+    "current_refit": "MobileNetV2, today's defaults trained on train + validation",
+    "lite0": "EfficientNet-Lite0 at 224 px, today's defaults otherwise",
+}
+"""How the tutorial names each configuration of ``benchmarks/caltech101.py``."""
+
+
+def _by_seed(runs: list[dict]) -> str:
+    """Test top-1 / mean per class of each seed, one per line (an RST line block)."""
+    return "\n       ".join(f"| {100 * r['test_accuracy']:.2f} / "
+                            f"{100 * r['test_mean_per_class_accuracy']:.2f}" for r in runs)
+
+
+def flagship_target() -> str:
+    """The tutorial's results table: the newest flagship benchmark that compared
+    configurations with the November defaults, seed by seed, and the target of each."""
+    source = _dated("caltech101_mobilenetv2_*.json", "defaults_2026_11")
+    data = json.loads(source.read_text())
+    first = next(iter(data["configs"]))
+    rows = []
+    for config, entry in data["configs"].items():
+        runs, median, target = entry["runs"], entry["median"], entry.get("target")
+        validation = "-" if "validation_accuracy" not in median else (
+            f"{100 * statistics.mean(r['validation_accuracy'] for r in runs):.2f} / "
+            f"{100 * statistics.mean(r['validation_mean_per_class_accuracy'] for r in runs):.2f}")
+        missed = [] if target is None else [
+            words for key, words in (
+                ("test_accuracy", "top-1"), ("test_mean_per_class_accuracy", "per class"),
+                ("beats_logistic_regression_every_seed", "yardstick"),
+                ("wall_time_ratio", "time"), ("test_expected_calibration_error", "ECE"))
+            if not target["met"].get(key, False)]
+        rows.append((CONFIG_WORDS.get(config, f"``{config}``"), _by_seed(runs),
+                     f"**{100 * median['test_accuracy']:.2f} / "
+                     f"{100 * median['test_mean_per_class_accuracy']:.2f}**",
+                     validation, _pct([r["test_expected_calibration_error"] for r in runs]),
+                     f"{median['wall_seconds']:,.0f} s ({median[f'wall_time_ratio_to_{first}']:.2f})",
+                     "-" if target is None else "met" if target["all_met"]
+                     else "misses " + ", ".join(missed)))
+    baseline = sorted(data["baseline"]["runs"], key=lambda r: r["seed"])
+    rows.append(("logistic regression on frozen MobileNetV2 features (the yardstick)",
+                 _by_seed(baseline), "", "", "", "", ""))
+    goal = data["configs"][first]["target"]["target"]  # benchmarks/caltech101.py's TARGET
+    seeds = ", ".join(str(s) for s in data["seeds"])
+    speed = data["calibration_frozen_mobilenetv2_224_batch64_images_per_second"]
+    header = ("configuration", f"test top-1 / mean per class, seeds {seeds} (%)",
+              "median (%)", "validation, mean of seeds (%)", "test ECE (median)",
+              "wall time, median (ratio)", "target")
+    return _list_table(
+        f"Caltech-101, the same 1,736 test images per seed, one invocation (each seed's "
+        f"configurations one after another). Target: medians of at least "
+        f"{100 * goal['test_accuracy']:g} % top-1 and {100 * goal['test_mean_per_class_accuracy']:g} % "
+        f"per class, above the yardstick on every seed, at most "
+        f"{goal['wall_time_ratio']:.2f}x the first row's wall time, test ECE at most "
+        f"{100 * goal['test_expected_calibration_error']:g} %", header, rows,
+        _from(source, data["command"].split(" --output-dir")[0]) + f" The machine ran frozen "
+        f"MobileNetV2 at {speed['before']:g} images/s before the runs and {speed['after']:g} "
+        f"after (224 px, batch 64).")
+
+
 TABLES = {"front_results.inc": front_results, "backbone_results.inc": backbone_results,
-          "four_backbones.inc": four_backbones, "int8_backbones.inc": int8_backbones}
+          "four_backbones.inc": four_backbones, "int8_backbones.inc": int8_backbones,
+          "flagship_target.inc": flagship_target}
 """Each include file and the function that writes it."""
 
 
