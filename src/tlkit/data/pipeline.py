@@ -135,7 +135,7 @@ def make_dataset(
     # No tf.data autotuner: its passes ended on its re-planning ticks (10 ms doubling each
     # time), so one pass took 1x or 2x as long by chance. Measured on 2 cores, Lite0 fine-
     # tuning on 1,600 Caltech images, three epochs: 112.6, 67.5 and 78.1 images/s with it,
-    # 112.6, 113.3 and 112.6 without. AUTOTUNE parallelism is then the number of cores.
+    # 112.6, 113.3 and 112.6 without. AUTOTUNE then keeps TensorFlow's starting values.
     options = tf.data.Options()
     options.autotune.enabled = False
     return ds.prefetch(tf.data.AUTOTUNE).with_options(options)
