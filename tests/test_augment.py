@@ -152,3 +152,82 @@ def test_unknown_preset_lists_presets() -> None:
 def test_layer_rejects_bad_ranks() -> None:
     with pytest.raises(ValueError, match="expects images"):
         AugmentationPolicy().as_layer()(np.zeros((4, 4), "float32"), training=True)
+
+
+# --- The geometric step: one affine map per image ------------------------------------------
+
+def _ramp(height: int, width: int) -> np.ndarray:
+    """An image whose value is 2x + 3y: bilinear sampling of it is exact anywhere inside."""
+    y, x = np.mgrid[0:height, 0:width].astype("float32")
+    return (2 * x + 3 * y)[None, :, :, None]
+
+
+@settings(max_examples=25, deadline=None)
+@given(mirror_x=st.sampled_from([1.0, -1.0]), mirror_y=st.sampled_from([1.0, -1.0]),
+       angle=st.floats(-0.3, 0.3), scale=st.floats(0.5, 0.8), shift_x=st.floats(-2, 2),
+       shift_y=st.floats(-2, 2))
+def test_affine_matrices_send_each_pixel_where_the_formula_says(
+        mirror_x: float, mirror_y: float, angle: float, scale: float, shift_x: float,
+        shift_y: float) -> None:
+    from tlkit.augment.geometry import affine_matrices
+
+    height, width = 21, 25
+    params = [np.array([v], "float32") for v in (mirror_x, mirror_y, angle, scale, shift_x,
+                                                  shift_y)]
+    matrix = affine_matrices(*params, height, width)
+    out = np.asarray(keras.ops.image.affine_transform(
+        _ramp(height, width), matrix, interpolation="bilinear", fill_mode="reflect"))[0, :, :, 0]
+    y, x = np.mgrid[0:height, 0:width].astype("float64")
+    c = np.array([(width - 1) / 2, (height - 1) / 2])
+    d = np.stack([(x - c[0]) * mirror_x, (y - c[1]) * mirror_y])
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    source = c[:, None, None] + scale * np.einsum("ij,jhw->ihw", rotation, d) \
+        + np.array([shift_x, shift_y])[:, None, None]
+    inside = (source[0] >= 0) & (source[0] <= width - 1) & (source[1] >= 0) \
+        & (source[1] <= height - 1)
+    assert inside.mean() > 0.5  # scale <= 0.8 keeps most source points inside the image
+    np.testing.assert_allclose(out[inside], (2 * source[0] + 3 * source[1])[inside], atol=2e-3)
+
+
+def test_mirror_is_exact_and_identity_when_nothing_is_drawn() -> None:
+    from tlkit.augment.geometry import affine_matrices
+
+    images = _images((1, 6, 7, 3), "float32")
+    one, zero = np.ones(1, "float32"), np.zeros(1, "float32")
+    for mirror_x, mirror_y, expected in ((one, one, images), (-one, one, images[:, :, ::-1]),
+                                         (one, -one, images[:, ::-1])):
+        matrix = affine_matrices(mirror_x, mirror_y, zero, one, zero, zero, 6, 7)
+        out = keras.ops.image.affine_transform(images, matrix, interpolation="bilinear",
+                                               fill_mode="reflect")
+        np.testing.assert_allclose(np.asarray(out), expected, atol=1e-4)
+
+
+def test_random_geometry_draws_within_its_factors_and_repeats_with_its_seed() -> None:
+    from tlkit.augment.geometry import RandomGeometry
+
+    height, width, batch = 33, 41, 64
+    ramps = np.repeat(_ramp(height, width), batch, axis=0)
+    # A shift alone: the centre pixel reads 2 (cx + tx) + 3 (cy + ty).
+    shifted = np.asarray(RandomGeometry(translation=0.1, seed=1)(ramps))
+    cy, cx = (height - 1) // 2, (width - 1) // 2
+    slope = (shifted[:, cy, cx + 1, 0] - shifted[:, cy, cx, 0]) / 2
+    np.testing.assert_allclose(slope, 1.0, atol=1e-3)  # a shift keeps the scale
+    centre = shifted[:, cy, cx, 0] - (2 * cx + 3 * cy)
+    assert np.abs(centre).max() <= 2 * 0.1 * width + 3 * 0.1 * height + 1e-3
+    assert centre.min() < 0 < centre.max()
+    # A zoom alone: the slope along x is 2 * scale, scale in [0.8, 1.2], both sides drawn.
+    zoomed = np.asarray(RandomGeometry(zoom=0.2, seed=1)(ramps))
+    scale = (zoomed[:, cy, cx + 1, 0] - zoomed[:, cy, cx, 0]) / 2
+    assert 0.8 - 1e-3 <= scale.min() < 1.0 < scale.max() <= 1.2 + 1e-3
+    # The same seed draws the same maps; another seed others.
+    again = np.asarray(RandomGeometry(zoom=0.2, seed=1)(ramps))
+    np.testing.assert_array_equal(zoomed, again)
+    assert not np.allclose(zoomed, np.asarray(RandomGeometry(zoom=0.2, seed=2)(ramps)))
+
+
+def test_random_geometry_takes_one_image() -> None:
+    from tlkit.augment.geometry import RandomGeometry
+
+    image = _images((9, 11, 3), "float32")
+    out = RandomGeometry(rotation=0.1, seed=0)(image)
+    assert tuple(out.shape) == (9, 11, 3)

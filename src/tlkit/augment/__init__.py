@@ -1,8 +1,10 @@
 """Augmentation: a policy (what to do), its Keras layer (doing it), and their options.
 
 Modules: :mod:`~tlkit.augment.policy` (:class:`AugmentationPolicy`),
-:mod:`~tlkit.augment.layer` (:class:`AugmentationLayer`) and
-:mod:`~tlkit.augment.options` (transforms, ranges and presets, checked in one place).
+:mod:`~tlkit.augment.layer` (:class:`AugmentationLayer`),
+:mod:`~tlkit.augment.geometry` (flip, rotation, zoom and shift as one affine resampling,
+used by the layer) and :mod:`~tlkit.augment.options` (transforms, ranges and presets,
+checked in one place).
 """
 
 from tlkit.augment.layer import AugmentationLayer

@@ -9,6 +9,7 @@ import numpy as np
 from keras import ops
 
 from tlkit._checks import type_error
+from tlkit.augment.geometry import RandomGeometry
 from tlkit.augment.options import VALUE_RANGE, checked_options
 
 __all__ = ["AugmentationLayer"]
@@ -59,18 +60,10 @@ class AugmentationLayer(keras.layers.Layer):
             return seed - 1
 
         steps: list[keras.layers.Layer] = []
-        if options["flip"]:
-            steps.append(keras.layers.RandomFlip(options["flip"], seed=next_seed(), name="flip"))
-        if options["rotation"]:
-            steps.append(keras.layers.RandomRotation(options["rotation"], fill_mode="reflect",
-                                                     seed=next_seed(), name="rotation"))
-        if options["zoom"]:
-            steps.append(keras.layers.RandomZoom(options["zoom"], fill_mode="reflect",
-                                                 seed=next_seed(), name="zoom"))
-        if options["translation"]:
-            steps.append(keras.layers.RandomTranslation(options["translation"], options["translation"],
-                                                        fill_mode="reflect", seed=next_seed(),
-                                                        name="translation"))
+        if options["flip"] or options["rotation"] or options["zoom"] or options["translation"]:
+            # One resampling for all four (see tlkit.augment.geometry for why).
+            steps.append(RandomGeometry(options["flip"], options["rotation"], options["zoom"],
+                                        options["translation"], seed=next_seed(), name="geometry"))
         if options["contrast"]:
             steps.append(keras.layers.RandomContrast(options["contrast"], value_range=VALUE_RANGE,
                                                      seed=next_seed(), name="contrast"))
@@ -105,7 +98,7 @@ class AugmentationLayer(keras.layers.Layer):
         dtype = keras.backend.standardize_dtype(inputs.dtype)
         x = ops.cast(inputs, "float32")
         for step in self.steps:
-            x = step(x, training=True)
+            x = step(x) if isinstance(step, RandomGeometry) else step(x, training=True)
         if "int" in dtype:
             x = ops.clip(ops.round(x), VALUE_RANGE[0], VALUE_RANGE[1])
         return ops.cast(x, dtype)

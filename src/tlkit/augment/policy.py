@@ -22,9 +22,11 @@ __all__ = ["AugmentationPolicy"]
 class AugmentationPolicy:
     """A composable, serializable description of random image augmentations.
 
-    Images are pixels in ``[0, 255]`` (as tlkit's backbones take them). The
-    transforms run in this order: flip, rotation, zoom, translation, contrast,
-    brightness, RandAugment. A factor of ``0`` turns a transform off.
+    Images are pixels in ``[0, 255]`` (as tlkit's backbones take them). Flip,
+    rotation, zoom and translation are drawn per image and applied together as one
+    affine map (a single bilinear resampling, edges filled by reflection); then
+    contrast, brightness and RandAugment run, in that order. A factor of ``0`` turns a
+    transform off.
 
     Args:
         flip: ``None``, ``"horizontal"``, ``"vertical"`` or ``"horizontal_and_vertical"``.
