@@ -29,7 +29,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     out, err = io.StringIO(), io.StringIO()  # what train printed, for the test below
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         assert main(["train", str(folder), "--output-dir", str(root / "run"), "--no-tta",
-                     "--no-calibrate", *SMALL]) == 0
+                     "--no-calibrate", "--memory-gib", "0", *SMALL]) == 0
     (root / "train.out").write_text(out.getvalue())
     (root / "train.err").write_text(err.getvalue())
     return folder, root / "run"
@@ -48,6 +48,7 @@ def test_train_writes_a_run_folder_and_prints_its_figures(trained: tuple[Path, P
     assert printed == json.loads(json.dumps(
         {k: v for k, v in run.metrics.items() if k != "unfreeze_events"}))
     assert printed["train_images"] == run.metrics["train_images"] > 0
+    assert printed["image_decoding"].startswith("read from the files")  # --memory-gib 0
     assert (run_dir.parent / "train.err").read_text() == f"run folder: {run_dir}\n"
 
 

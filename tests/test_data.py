@@ -393,3 +393,46 @@ def test_scan_checks_in_order_with_a_bounded_number_of_calls_pending() -> None:
         results.append(result)
     assert results == [f"F{i}" for i in range(50)]
     assert Pool.most == 8  # Executor.map would hold all 50 (1.7 KB each) at once
+
+
+def test_an_in_memory_copy_gives_the_files_batches_without_decoding_them(
+        messy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tensorflow as tf
+
+    import tlkit.data.pipeline as pipeline
+
+    folder = ImageFolder(messy, cache_dir=False, verbose=0)
+    memory = folder.in_memory(24, verbose=0)
+    assert (memory.paths, memory.class_names) == (folder.paths, folder.class_names)
+    np.testing.assert_array_equal(memory.labels, folder.labels)
+    decoded: list[int] = []
+    original = pipeline.decode_resized
+
+    def counting(path: tf.Tensor, *args: object) -> tf.Tensor:
+        count = tf.py_function(lambda: decoded.append(1) or 0, [], tf.int32)
+        with tf.control_dependencies([count]):
+            return tf.identity(original(path, *args))
+
+    monkeypatch.setattr(pipeline, "decode_resized", counting)
+    epoch = tf.Variable(3, dtype=tf.int64)
+    for kwargs in ({}, {"with_paths": True}, {"shuffle": True, "seed": 5},
+                   {"shuffle": True, "seed": 5, "epoch": epoch}, {"cache": True}):
+        read = [list(b) for b in memory.to_dataset(3, image_size=24, **kwargs)
+                .as_numpy_iterator()]
+        assert not decoded, kwargs  # every pixel came from memory
+        from_files = [list(b) for b in folder.to_dataset(3, image_size=24, **kwargs)
+                      .as_numpy_iterator()]
+        decoded.clear()
+        assert len(read) == len(from_files)
+        for a, b in zip(read, from_files):
+            for part_a, part_b in zip(a, b):
+                np.testing.assert_array_equal(part_a, part_b)
+    next(iter(memory.to_dataset(3, image_size=16)))  # another size reads the files
+    assert decoded
+    with pytest.raises(ValueError, match=r"pixels must have shape \(9, 24, 24, 3\).*"
+                                         r"Received: \(9, 16, 16, 3\)"):
+        pipeline.make_dataset(
+            folder.paths, folder.labels, batch_size=2, image_size=24, shuffle=False,
+            augment=None, cache=False, resize="stretch", seed=None, repeat=False,
+            drop_remainder=False, with_paths=False,
+            pixels=tf.zeros((9, 16, 16, 3), tf.uint8))

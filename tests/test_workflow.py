@@ -70,6 +70,7 @@ def test_train_runs_the_whole_recipe(run: TrainingRun) -> None:
     assert "test_expected_calibration_error_uncalibrated" in metrics
     assert metrics["test_accuracy"] == run.reports["test"].accuracy
     assert metrics["peak_memory_mb"] > 0
+    assert metrics["image_decoding"].startswith("decoded once into memory")
 
 
 def test_history_marks_the_first_fine_tuning_epoch(run: TrainingRun) -> None:
@@ -373,6 +374,21 @@ def test_a_run_resumed_from_its_backup_ends_as_an_uninterrupted_one(
     assert list(resumed.history["phase"]).count("fine-tuning") == 1  # epoch 0 came back
     for got, want in zip(resumed.model.get_weights(), expected, strict=True):
         np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_images_decoded_once_into_memory_give_the_run_reading_files_gives(
+        run: TrainingRun, folder: Path) -> None:
+    from_files = train(folder, weights=None, options=TINY, memory_gib=0, verbose=0)
+    assert from_files.metrics["image_decoding"].startswith("read from the files")
+    for got, want in zip(from_files.model.get_weights(), run.model.get_weights(), strict=True):
+        np.testing.assert_allclose(got, want, atol=1e-5)
+    np.testing.assert_allclose(from_files.reports["test"].y_score, run.reports["test"].y_score,
+                               atol=1e-5)
+    # the run keeps its parts as files: nothing decoded outlives train()
+    assert all(not part._pixels for part in run.split)
+    expected = r"memory_gib must be a number in \[0, inf\)\. Received: memory_gib=-1"
+    with pytest.raises(ValueError, match=expected):
+        train(folder, weights=None, options=TINY, memory_gib=-1, verbose=0)
 
 
 def test_an_export_of_a_run_measures_itself_against_the_run(

@@ -93,6 +93,9 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--backup-dir", type=Path, default=None,
                        help="back up fine-tuning after every epoch here; run the same "
                             "command again after a crash to resume")
+    train.add_argument("--memory-gib", type=float, default=4.0,
+                       help="decode the images once into memory when that takes at most "
+                            "this many GiB (0: decode the files on every pass)")
     options = train.add_argument_group("training options (default: the flagship's)")
     for name, kind, shown, text in _OPTION_FLAGS:
         options.add_argument(f"--{name.replace('_', '-')}", type=kind, default=None,

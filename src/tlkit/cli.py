@@ -73,7 +73,8 @@ def _train(args: argparse.Namespace) -> int:
                               f"({', '.join(existing)}); pass --overwrite or choose another")
     weights = None if args.weights.lower() == "none" else args.weights
     run = train(args.folder, backbone=args.backbone, weights=weights, options=options,
-                strategy=strategy, backup_dir=args.backup_dir, verbose=args.verbose)
+                strategy=strategy, backup_dir=args.backup_dir, memory_gib=args.memory_gib,
+                verbose=args.verbose)
     folder = run.save(args.output_dir, overwrite=args.overwrite)  # the chief only
     if not is_chief(strategy):
         return 0

@@ -10,9 +10,15 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from tlkit._checks import check_fraction, check_int, check_names, unknown_name_error
-from tlkit.data.pipeline import make_dataset
-from tlkit.data.split import Split
+from tlkit._checks import (
+    check_fraction,
+    check_image_size,
+    check_int,
+    check_names,
+    unknown_name_error,
+)
+from tlkit.data.pipeline import decode_all, make_dataset
+from tlkit.data.split import Split, fraction_parts
 
 __all__ = ["ImageSet"]
 
@@ -43,6 +49,8 @@ class ImageSet:
         self.paths = [str(p) for p in paths]
         self.labels = np.asarray(labels, dtype=np.int64).reshape(-1)
         self.class_names = check_names("class_names", class_names)
+        # (height, width, resize) -> uint8 pixels of every image, set by in_memory()
+        self._pixels: dict[tuple[int, int, str], tf.Tensor] = {}
         if len(self.paths) != len(self.labels):
             raise ValueError(
                 f"paths and labels differ in length: {len(self.paths)} and {len(self.labels)}."
@@ -69,6 +77,45 @@ class ImageSet:
         """Images per class, indexed by class name (classes without images count 0)."""
         counts = np.bincount(self.labels, minlength=self.num_classes)
         return pd.Series(counts, index=pd.Index(self.class_names, name="class"), name="images")
+
+    def in_memory(self, image_size: int | tuple[int, int] = (224, 224), *,
+                  resize: str = "stretch", verbose: int = 1) -> ImageSet:
+        """A copy of this set with every image decoded once, kept in memory as ``uint8``.
+
+        Its :meth:`to_dataset` pipelines of this ``image_size`` and ``resize`` read the
+        memory instead of decoding the files again (other sizes still read the files),
+        and give the same batches. It holds ``len(self) * height * width * 3`` bytes:
+        about 147 KiB an image at 224 x 224. Sets made from the copy (``subset``,
+        ``split``...) read files again.
+
+        Args:
+            image_size: ``(height, width)`` or one int for squares.
+            resize: ``"stretch"``, ``"crop"`` or ``"pad"`` (as in :meth:`to_dataset`).
+            verbose: Show a progress bar while decoding (0: silent).
+
+        Returns:
+            The in-memory copy (same paths, labels and class names).
+
+        Raises:
+            ValueError: A bad ``image_size`` or ``resize``.
+
+        Example:
+            >>> import tempfile, numpy as np
+            >>> from PIL import Image
+            >>> folder = tempfile.mkdtemp()
+            >>> Image.fromarray(np.full((30, 40, 3), 90, "uint8")).save(f"{folder}/a.png")
+            >>> images = ImageSet([f"{folder}/a.png"], [0], ["a"]).in_memory(16, verbose=0)
+            >>> pixels, _ = next(iter(images.to_dataset(4, image_size=16)))
+            >>> pixels.shape, float(pixels[0, 0, 0, 0])
+            (TensorShape([1, 16, 16, 3]), 90.0)
+        """
+        height, width = check_image_size("image_size", image_size)
+        copy = ImageSet(self.paths, self.labels, self.class_names)
+        copy._pixels = dict(self._pixels)
+        copy._pixels[(height, width, resize)] = decode_all(
+            self.paths, (height, width), resize, verbose=verbose,
+            desc=f"Decoding {len(self):,} images into memory")
+        return copy
 
     def subset(self, indices: Sequence[int] | np.ndarray) -> ImageSet:
         """Return the images at ``indices`` (same class names).
@@ -190,33 +237,12 @@ class ImageSet:
                 f"val + test must be below 1 so that something is left to train on, got "
                 f"val={val} + test={test} = {val + test:g}."
             )
-        rng = np.random.default_rng(seed)
         groups = [np.flatnonzero(self.labels == c) for c in range(self.num_classes)] if stratify \
             else [np.arange(len(self))]
-        parts: dict[str, list[np.ndarray]] = {"train": [], "val": [], "test": []}
-        short: list[str] = []  # "name (n images): no test, no val", per class that misses a split
-        for index, members in enumerate(groups):
-            members = rng.permutation(members)
-            n = members.size
-            if n == 0:
-                continue
-            n_test = int(round(test * n))
-            n_val = int(round(val * n))
-            if test > 0:
-                n_test = max(n_test, 1)
-            if val > 0:
-                n_val = max(n_val, 1)
-            # Train keeps at least one image, then test, then validation.
-            n_test = min(n_test, n - 1)
-            n_val = min(n_val, n - 1 - n_test)
-            missed = [name for name, asked, got in (("test", test, n_test), ("val", val, n_val))
-                      if asked > 0 and got == 0]
-            if missed and stratify:
-                short.append(f"{self.class_names[index]!r} ({n} image{'s' * (n != 1)}): "
-                             + ", ".join(f"no {name}" for name in missed))
-            parts["test"].append(members[:n_test])
-            parts["val"].append(members[n_test:n_test + n_val])
-            parts["train"].append(members[n_test + n_val:])
+        parts, missed = fraction_parts(groups, val=val, test=test, seed=seed)
+        short = [f"{self.class_names[index]!r} ({n} image{'s' * (n != 1)}): "
+                 + ", ".join(f"no {name}" for name in names)
+                 for index, n, names in missed] if stratify else []
         if short:
             more = f"; and {len(short) - 10} more" if len(short) > 10 else ""
             warnings.warn(
@@ -315,6 +341,7 @@ class ImageSet:
             augment: ``None``, an :class:`tlkit.AugmentationPolicy` or a Keras layer,
                 applied to each batch with ``training=True`` after the cache.
             cache: ``False``, ``True`` (in memory, as uint8) or a file path prefix.
+                Ignored by an :meth:`in_memory` copy at its size: it is decoded already.
             resize: ``"stretch"``, ``"crop"`` or ``"pad"``.
             seed: Seed of the shuffle.
             repeat: Repeat forever.
@@ -344,8 +371,10 @@ class ImageSet:
             >>> pixels.shape, pixels.dtype.name, labels.numpy().tolist()
             (TensorShape([1, 16, 16, 3]), 'float32', [0])
         """
+        height, width = check_image_size("image_size", image_size)
         return make_dataset(
             self.paths, self.labels, batch_size=batch_size, image_size=image_size,
             shuffle=shuffle, augment=augment, cache=cache, resize=resize, seed=seed,
             repeat=repeat, drop_remainder=drop_remainder, with_paths=with_paths, epoch=epoch,
+            pixels=self._pixels.get((height, width, resize)),
         )

@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from tlkit._checks import check_bool, check_choice, check_image_size, check_int, type_error
 from tlkit._constants import RESIZE_MODES  # noqa: F401 - public here; defined without TensorFlow
+from tlkit._progress import progress_bar
 
 
 def decode_resized(path: tf.Tensor, height: int, width: int, resize: str) -> tf.Tensor:
@@ -83,8 +84,13 @@ def make_dataset(
     drop_remainder: bool,
     with_paths: bool,
     epoch: tf.Variable | None = None,
+    pixels: tf.Tensor | None = None,
 ) -> tf.data.Dataset:
-    """Build the pipeline (arguments as in :meth:`tlkit.ImageSet.to_dataset`)."""
+    """Build the pipeline (arguments as in :meth:`tlkit.ImageSet.to_dataset`).
+
+    ``pixels``: the images already decoded at ``image_size`` with ``resize``
+    (``uint8 (n, h, w, 3)``, from :func:`decode_all`), read instead of the files.
+    """
     if len(paths) == 0:
         raise ValueError("to_dataset: this image set is empty; there are no images to load.")
     batch_size = check_int("batch_size", batch_size, minimum=1)
@@ -98,23 +104,33 @@ def make_dataset(
     if seed is not None:
         seed = check_int("seed", seed)
     layer = as_augment_layer(augment)
+    if pixels is not None:
+        cache = False  # already in memory
     if epoch is not None and (not shuffle or cache):
         raise ValueError("epoch orders the shuffle of each pass: it needs shuffle=True and "
                          f"no cache. Received: shuffle={shuffle}, cache={cache!r}.")
 
+    if pixels is not None and tuple(pixels.shape) != (len(paths), height, width, 3):
+        raise ValueError(f"pixels must have shape {(len(paths), height, width, 3)} (one "
+                         f"decoded image per path). Received: {tuple(pixels.shape)}.")
     all_paths = tf.constant(list(paths))
     all_labels = tf.constant(np.asarray(labels).astype(np.int32))
     if epoch is not None:
-        ds = _epoch_order(len(paths), seed or 0, epoch).map(
-            lambda i: (tf.gather(all_paths, i), tf.gather(all_labels, i)))
+        ds = _epoch_order(len(paths), seed or 0, epoch)
     else:
-        ds = tf.data.Dataset.from_tensor_slices((all_paths, all_labels))
+        ds = tf.data.Dataset.range(len(paths))
         if shuffle and not cache:
-            # Shuffle paths, then decode: a buffer of decoded images would hold the whole
-            # set in memory, and the first batch would wait for every image to decode.
+            # Shuffle indices, then decode: a buffer of decoded images would hold the
+            # whole set, and the first batch would wait for every image to decode.
             ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.map(lambda p, y: (decode_resized(p, height, width, resize), y, p),
-                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+    def load(i: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        path = tf.gather(all_paths, i)
+        image = tf.gather(pixels, i) if pixels is not None else \
+            decode_resized(path, height, width, resize)
+        return image, tf.gather(all_labels, i), path
+
+    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if cache:
         ds = ds.cache("" if cache is True else str(cache))
     if shuffle and epoch is None and cache:  # decoded once, into the cache: shuffle after it
@@ -139,3 +155,27 @@ def make_dataset(
     options = tf.data.Options()
     options.autotune.enabled = False
     return ds.prefetch(tf.data.AUTOTUNE).with_options(options)
+
+
+def decode_all(paths: Sequence[str], image_size: int | tuple[int, int], resize: str, *,
+               verbose: int = 1, desc: str = "Decoding") -> tf.Tensor:
+    """Every image at ``paths`` decoded and resized once: ``uint8 (n, h, w, 3)``.
+
+    The pixels are those :func:`make_dataset` would decode (same function), so a
+    pipeline reading them gives the same batches as one reading the files.
+    """
+    height, width = check_image_size("image_size", image_size)
+    check_choice("resize", resize, RESIZE_MODES)
+    pixels = np.empty((len(paths), height, width, 3), np.uint8)
+    options = tf.data.Options()
+    options.autotune.enabled = False  # see make_dataset
+    ds = tf.data.Dataset.from_tensor_slices(tf.constant(list(paths), tf.string)).map(
+        lambda p: decode_resized(p, height, width, resize),
+        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).batch(64).prefetch(2)
+    start = 0
+    with progress_bar(total=len(paths), desc=desc, unit="img", verbose=verbose) as bar:
+        for batch in ds.with_options(options):
+            pixels[start:start + len(batch)] = batch.numpy()
+            start += len(batch)
+            bar.update(len(batch))
+    return tf.convert_to_tensor(pixels)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple
 
+import numpy as np
+
 if TYPE_CHECKING:
     from tlkit.data.imageset import ImageSet
 
-__all__ = ["Split"]
+__all__ = ["Split", "fraction_parts"]
 
 
 class Split(NamedTuple):
@@ -64,3 +66,40 @@ class Split(NamedTuple):
             if len(part) and absent:
                 missing[name] = absent
         return missing
+
+
+Missed = list[tuple[int, int, list[str]]]  # (group, its size, the parts it could not fill)
+
+
+def fraction_parts(groups: list[np.ndarray], *, val: float, test: float,
+                   seed: int) -> tuple[dict[str, list[np.ndarray]], Missed]:
+    """Each group's members (image indices) shuffled and cut into train / val / test.
+
+    Per group, ``round(test * n)`` go to test and ``round(val * n)`` to validation, at
+    least one each when the fraction is above 0 and the group has an image to spare;
+    train keeps at least one image, then test, then validation.
+
+    Returns:
+        The index arrays of each part (one per group), and ``(group, n, parts missed)``
+        for every group too small for a part asked for.
+    """
+    rng = np.random.default_rng(seed)
+    parts: dict[str, list[np.ndarray]] = {"train": [], "val": [], "test": []}
+    missed: Missed = []
+    for index, members in enumerate(groups):
+        members = rng.permutation(members)
+        n = members.size
+        if n == 0:
+            continue
+        n_test = max(int(round(test * n)), 1 if test > 0 else 0)
+        n_val = max(int(round(val * n)), 1 if val > 0 else 0)
+        n_test = min(n_test, n - 1)
+        n_val = min(n_val, n - 1 - n_test)
+        lacking = [name for name, asked, got in (("test", test, n_test), ("val", val, n_val))
+                   if asked > 0 and got == 0]
+        if lacking:
+            missed.append((index, n, lacking))
+        parts["test"].append(members[:n_test])
+        parts["val"].append(members[n_test:n_test + n_val])
+        parts["train"].append(members[n_test + n_val:])
+    return parts, missed

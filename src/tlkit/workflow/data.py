@@ -17,7 +17,9 @@ from tlkit.data import ImageFolder, ImageSet, Split
 from tlkit.data.presplit import find_split_folders
 from tlkit.workflow.options import TrainingOptions
 
-__all__ = ["images_of", "parts_of", "shard_by_data", "source_of", "split_images"]
+__all__ = [
+    "images_of", "in_memory_parts", "parts_of", "shard_by_data", "source_of", "split_images",
+]
 
 
 def images_of(data: Any, verbose: int) -> ImageSet | Split:
@@ -85,3 +87,40 @@ def split_images(images: ImageSet, options: TrainingOptions) -> Split:
     trainval, _, test = images.split(val=0.0, test=options.test_fraction, seed=options.seed)
     train, val, _ = trainval.split(val=options.val_fraction, test=0.0, seed=options.seed)
     return Split(train, val, test)
+
+
+def _free_memory_bytes() -> int | None:
+    """Memory the system could give now (Linux ``MemAvailable``), or ``None`` elsewhere."""
+    try:
+        with open("/proc/meminfo") as lines:
+            for line in lines:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def in_memory_parts(parts: Split, options: TrainingOptions, memory_gib: float,
+                    verbose: int) -> tuple[Split, str]:
+    """Every part decoded once into memory when it fits, and the decision in words.
+
+    A run reads each training image three times (features, two fine-tuning epochs) and
+    each validation and test image two or three times; decoding once saves the rest.
+    It fits when the decoded pixels (``uint8`` at ``image_size``) take at most
+    ``memory_gib`` GiB and at most a third of the memory free now (decoding holds them
+    twice for a moment: the decoded array and the tensor made from it).
+    """
+    height, width = options.image_size
+    need = sum(len(part) for part in parts) * height * width * 3
+    gib = need / 2**30
+    if not memory_gib or gib > memory_gib:
+        return parts, (f"read from the files on every pass (decoded they would take "
+                       f"{gib:.2f} GiB; memory_gib={memory_gib})")
+    free = _free_memory_bytes()
+    if free is not None and need > free / 3:
+        return parts, (f"read from the files on every pass (decoded they would take "
+                       f"{gib:.2f} GiB, more than a third of the {free / 2**30:.1f} GiB free)")
+    parts = Split(*(part.in_memory(options.image_size, resize=options.resize, verbose=verbose)
+                    if len(part) else part for part in parts))
+    return parts, f"decoded once into memory ({gib:.2f} GiB)"
