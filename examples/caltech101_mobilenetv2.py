@@ -59,6 +59,17 @@ def parse_schedule(text: str) -> dict[int, int | str]:
         ) from error
 
 
+def parse_sizes(text: str) -> tuple[int, ...]:
+    """``"160"`` or ``"128,192"`` -> a tuple of ints; ``"none"`` -> ``()``."""
+    if text.strip().lower() in ("", "none"):
+        return ()
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected sizes like 160 or 128,192") \
+            from error
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     defaults = tlkit.TrainingOptions()  # the workflow's defaults are the flagship's
     parser = argparse.ArgumentParser(
@@ -82,6 +93,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--views", type=int, default=defaults.views,
                         help="augmented views per training image in the feature cache")
     parser.add_argument("--finetune-epochs", type=int, default=defaults.finetune_epochs)
+    parser.add_argument("--finetune-sizes", type=parse_sizes, default=defaults.finetune_sizes,
+                        help="image side of each of the first fine-tuning epochs, e.g. 160 "
+                             "(progressive resizing; 'none': all at --image-size)")
     parser.add_argument("--unfreeze", type=parse_schedule, default=dict(defaults.unfreeze),
                         help="GradualUnfreeze schedule over the fine-tuning epochs, epoch:blocks")
     parser.add_argument("--wise-alpha", type=float, default=defaults.wise_alpha,
@@ -158,7 +172,8 @@ def options_from(args: argparse.Namespace) -> tlkit.TrainingOptions:
     """The workflow's options from the command line."""
     return tlkit.TrainingOptions(
         image_size=args.image_size, batch_size=args.batch_size, head_epochs=args.head_epochs,
-        views=args.views, finetune_epochs=args.finetune_epochs, unfreeze=args.unfreeze,
+        views=args.views, finetune_epochs=args.finetune_epochs,
+        finetune_sizes=args.finetune_sizes, unfreeze=args.unfreeze,
         head_lr=args.head_lr, finetune_lr=args.finetune_lr, warmup_epochs=args.warmup_epochs,
         wise_alpha=args.wise_alpha, label_smoothing=args.label_smoothing, augment=args.augment, class_weights=args.class_weights,
         tta=not args.no_tta, val_fraction=args.val_fraction, test_fraction=args.test_fraction,

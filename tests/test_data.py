@@ -436,3 +436,29 @@ def test_an_in_memory_copy_gives_the_files_batches_without_decoding_them(
             augment=None, cache=False, resize="stretch", seed=None, repeat=False,
             drop_remainder=False, with_paths=False,
             pixels=tf.zeros((9, 16, 16, 3), tf.uint8))
+
+
+def test_epoch_sizes_resize_the_first_passes_and_leave_the_rest(messy: Path) -> None:
+    import tensorflow as tf
+
+    folder = ImageFolder(messy, cache_dir=False, verbose=0)
+    epoch = tf.Variable(0, dtype=tf.int64)
+    dataset = folder.to_dataset(4, image_size=24, shuffle=True, seed=0, epoch=epoch,
+                                epoch_sizes=[16, (12, 20)])
+    assert dataset.element_spec[0].shape.as_list() == [None, None, None, 3]
+    shapes = []
+    for now in range(3):
+        epoch.assign(now)
+        shapes.append({x.shape[1:3] for x, _ in dataset})
+    assert shapes == [{(16, 16)}, {(12, 20)}, {(24, 24)}]
+    # the same images in the same order as without resizing, only smaller
+    epoch.assign(0)
+    small = np.concatenate([x.numpy() for x, _ in dataset])
+    full = np.concatenate([x.numpy() for x, _ in folder.to_dataset(
+        4, image_size=24, shuffle=True, seed=0, epoch=epoch)])
+    expected = tf.image.resize(full, (16, 16), antialias=True).numpy()
+    np.testing.assert_allclose(small, expected, atol=1e-3)
+    with pytest.raises(ValueError, match="epoch_sizes .* needs epoch"):
+        folder.to_dataset(4, image_size=24, epoch_sizes=[16])
+    with pytest.raises(ValueError, match=r"epoch_sizes\[0\]"):
+        folder.to_dataset(4, image_size=24, shuffle=True, epoch=epoch, epoch_sizes=[0])

@@ -176,6 +176,14 @@ def test_options_check_their_values_and_round_trip_through_json() -> None:
             TrainingOptions(**bad)
     with pytest.raises(ValueError, match="Unknown option"):
         TrainingOptions.from_dict({"epochs": 3})
+    sized = TrainingOptions(finetune_epochs=3, finetune_sizes=[160, 192])
+    assert sized.finetune_sizes == (160, 192) and sized.epoch_sizes() == [(160, 160), (192, 192)]
+    assert TrainingOptions.from_json(sized.to_json()) == sized
+    with pytest.raises(ValueError, match=r"finetune_sizes must leave the last of "
+                                         r"finetune_epochs=2 at image_size"):
+        TrainingOptions(finetune_sizes=(160, 192))
+    with pytest.raises(ValueError, match=r"finetune_sizes\[0\] must be an int >= 1"):
+        TrainingOptions(finetune_epochs=3, finetune_sizes=(0,))
 
 
 def test_keras_reloads_a_run_model_without_tlkit_workflow(run: TrainingRun, tmp_path: Path) -> None:
@@ -389,6 +397,23 @@ def test_images_decoded_once_into_memory_give_the_run_reading_files_gives(
     expected = r"memory_gib must be a number in \[0, inf\)\. Received: memory_gib=-1"
     with pytest.raises(ValueError, match=expected):
         train(folder, weights=None, options=TINY, memory_gib=-1, verbose=0)
+
+
+def test_progressive_resizing_trains_small_first_and_keeps_the_saved_size(
+        run: TrainingRun, folder: Path) -> None:
+    """Fine-tuning epoch 0 at 24 px, epoch 1 at 32: the saved model still takes 32 x 32
+    only, and its weights are the ones that fit changed (the two models share layers)."""
+    small_first = train(folder, weights=None, options=TINY.replace(finetune_sizes=(24,)),
+                        verbose=0)
+    assert small_first.model.input_shape == (None, 32, 32, 3)
+    with pytest.raises(ValueError, match="incompatible"):
+        small_first.model.predict(np.zeros((1, 24, 24, 3)), verbose=0)
+    assert np.isfinite(small_first.history["loss"]).all()
+    # Same seed, same data: only the first epoch's image size differs from `run` (runs
+    # repeat to 1e-5, see above), so the fine-tuned weights differ where it trained.
+    frozen_phase_equal = [np.allclose(a, b, atol=1e-5) for a, b in zip(
+        small_first.model.get_weights(), run.model.get_weights(), strict=True)]
+    assert not all(frozen_phase_equal)
 
 
 def test_an_export_of_a_run_measures_itself_against_the_run(

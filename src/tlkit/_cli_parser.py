@@ -28,7 +28,7 @@ def _points(text: str) -> float:
 
 
 def _units(text: str) -> tuple[int, ...]:
-    """``"256,128"`` -> ``(256, 128)``; ``""`` or ``"none"`` -> ``()``."""
+    """``"256,128"`` -> ``(256, 128)``; ``""`` or ``"none"`` -> ``()`` (units, sizes)."""
     if text.strip().lower() in ("", "none"):
         return ()
     try:
@@ -47,6 +47,8 @@ _OPTION_FLAGS: list[tuple[str, Any, str, str]] = [
     ("head_epochs", int, "30", "epochs of the frozen phase on cached features"),
     ("views", int, "0", "augmented views per training image in the feature cache"),
     ("finetune_epochs", int, "2", "epochs of fine-tuning through the backbone"),
+    ("finetune_sizes", _units, "()",
+     "image side of each of the first fine-tuning epochs, e.g. 160 (progressive resizing)"),
     ("unfreeze", str, "0:6",
      "GradualUnfreeze schedule, epoch:blocks pairs, e.g. 0:all or 0:4,1:all"),
     ("head_lr", float, "0.001", "learning rate of the frozen phase"),

@@ -280,6 +280,23 @@ def build_classifier(
     return keras.Model(inputs, outputs, name=model_name)
 
 
+def any_size(model: keras.Model) -> keras.Model:
+    """A :func:`build_classifier` model's own layers (so its weights), taking images of any
+    height and width, compiled as ``model`` is (its optimizer, loss and accuracy).
+
+    Progressive resizing fits this one (the backbone's convolutions take any size; the
+    pipeline hides the size from the graph); ``model`` keeps its fixed input.
+    """
+    inputs = keras.Input((None, None, model.input_shape[-1]), name=INPUT_NAME)
+    x = inputs
+    for layer in model.layers[1:]:  # a build_classifier model is one chain of layers
+        x = layer(x)
+    fitted = keras.Model(inputs, x, name=model.name)
+    if model.optimizer is not None:
+        fitted.compile(optimizer=model.optimizer, loss=model.loss, metrics=["accuracy"])
+    return fitted
+
+
 def _all_layers(model: keras.layers.Layer) -> list[keras.layers.Layer]:
     """Every layer inside ``model``, depth first (nested models included)."""
     found = []

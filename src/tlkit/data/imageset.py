@@ -18,7 +18,7 @@ from tlkit._checks import (
     unknown_name_error,
 )
 from tlkit.data.pipeline import decode_all, make_dataset
-from tlkit.data.split import Split, fraction_parts
+from tlkit.data.split import Split, count_parts, fraction_parts
 
 __all__ = ["ImageSet"]
 
@@ -296,14 +296,8 @@ class ImageSet:
                 f"{len(small)} classes have no more than train + val = {train + val} images, so "
                 f"none would be left to test: {dict(small.head(10))}."
             )
-        rng = np.random.default_rng(seed)
-        parts: dict[str, list[np.ndarray]] = {"train": [], "val": [], "test": []}
-        for c in range(self.num_classes):
-            members = rng.permutation(np.flatnonzero(self.labels == c))
-            parts["train"].append(members[:train])
-            parts["val"].append(members[train:train + val])
-            rest = members[train + val:]
-            parts["test"].append(rest if test is None else rest[:test])
+        parts = count_parts([np.flatnonzero(self.labels == c) for c in range(self.num_classes)],
+                            train=train, val=val, test=test, seed=seed)
         return Split(*(self.subset(np.sort(np.concatenate(parts[k]))) for k in ("train", "val", "test")))
 
     # tf.data -----------------------------------------------------------------------------
@@ -321,6 +315,7 @@ class ImageSet:
         drop_remainder: bool = False,
         with_paths: bool = False,
         epoch: tf.Variable | None = None,
+        epoch_sizes: Sequence[int | tuple[int, int]] = (),
     ) -> tf.data.Dataset:
         """A ``tf.data`` pipeline of ``(pixels, label)`` batches.
 
@@ -347,6 +342,10 @@ class ImageSet:
             repeat: Repeat forever.
             drop_remainder: Drop the last incomplete batch.
             with_paths: Yield ``(pixels, label, path)`` instead.
+            epoch_sizes: With ``epoch``: the ``image_size`` of each of the first passes
+                (progressive resizing: the batches are resized down after decoding;
+                passes after them have ``image_size``). Their height and width are
+                then unknown to the graph.
             epoch: With ``shuffle``, an integer ``tf.Variable`` you set to the epoch
                 before each pass (e.g. in ``on_epoch_begin``): each pass is then ordered
                 by ``(seed, epoch)`` instead of by how many passes came before, so a
@@ -376,5 +375,5 @@ class ImageSet:
             self.paths, self.labels, batch_size=batch_size, image_size=image_size,
             shuffle=shuffle, augment=augment, cache=cache, resize=resize, seed=seed,
             repeat=repeat, drop_remainder=drop_remainder, with_paths=with_paths, epoch=epoch,
-            pixels=self._pixels.get((height, width, resize)),
+            pixels=self._pixels.get((height, width, resize)), epoch_sizes=epoch_sizes,
         )

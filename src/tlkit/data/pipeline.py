@@ -54,15 +54,18 @@ def as_augment_layer(augment: Any) -> Any:
 
 
 def _epoch_order(n: int, seed: int, epoch: tf.Variable) -> tf.data.Dataset:
-    """Indices ``0..n-1`` in an order drawn from ``(seed, epoch)``, read when a pass starts.
+    """``(index, epoch)`` pairs, indices ``0..n-1`` in an order drawn from ``(seed, epoch)``,
+    the epoch read once when a pass starts.
 
     ``shuffle(reshuffle_each_iteration=True)`` orders pass k by k, so a run resumed at
     epoch 5 would see the order of pass 0; this one sees the order of epoch 5.
     """
     def order(_: tf.Tensor) -> tf.data.Dataset:
-        key = tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch.read_value(), tf.int64)])
-        return tf.data.Dataset.from_tensor_slices(
-            tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), seed=key))
+        now = tf.cast(epoch.read_value(), tf.int64)
+        key = tf.stack([tf.constant(seed, tf.int64), now])
+        return tf.data.Dataset.from_tensor_slices((
+            tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), seed=key),
+            tf.fill([n], now)))
 
     # flat_map hides the length; stating it lets Keras count the steps of an epoch.
     return tf.data.Dataset.from_tensors(0).flat_map(order).apply(
@@ -85,6 +88,7 @@ def make_dataset(
     with_paths: bool,
     epoch: tf.Variable | None = None,
     pixels: tf.Tensor | None = None,
+    epoch_sizes: Sequence[tuple[int, int]] = (),
 ) -> tf.data.Dataset:
     """Build the pipeline (arguments as in :meth:`tlkit.ImageSet.to_dataset`).
 
@@ -109,6 +113,11 @@ def make_dataset(
     if epoch is not None and (not shuffle or cache):
         raise ValueError("epoch orders the shuffle of each pass: it needs shuffle=True and "
                          f"no cache. Received: shuffle={shuffle}, cache={cache!r}.")
+    epoch_sizes = [check_image_size(f"epoch_sizes[{i}]", size)
+                   for i, size in enumerate(epoch_sizes)]
+    if epoch_sizes and epoch is None:
+        raise ValueError("epoch_sizes gives the image size of the first passes by their "
+                         "epoch: it needs epoch (a tf.Variable). Received: epoch=None.")
 
     if pixels is not None and tuple(pixels.shape) != (len(paths), height, width, 3):
         raise ValueError(f"pixels must have shape {(len(paths), height, width, 3)} (one "
@@ -124,11 +133,11 @@ def make_dataset(
             # whole set, and the first batch would wait for every image to decode.
             ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
 
-    def load(i: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    def load(i: tf.Tensor, *now: tf.Tensor) -> tuple[tf.Tensor, ...]:
         path = tf.gather(all_paths, i)
         image = tf.gather(pixels, i) if pixels is not None else \
             decode_resized(path, height, width, resize)
-        return image, tf.gather(all_labels, i), path
+        return (image, tf.gather(all_labels, i), path, *now)
 
     ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if cache:
@@ -139,8 +148,10 @@ def make_dataset(
         ds = ds.repeat()
     ds = ds.batch(batch_size, drop_remainder=drop_remainder, num_parallel_calls=tf.data.AUTOTUNE)
 
-    def finish(x: tf.Tensor, y: tf.Tensor, p: tf.Tensor) -> tuple[tf.Tensor, ...]:
+    def finish(x: tf.Tensor, y: tf.Tensor, p: tf.Tensor, *now: tf.Tensor) -> tuple[tf.Tensor, ...]:
         x = tf.cast(x, tf.float32)
+        if epoch_sizes:  # progressive resizing: the first passes at their smaller sizes
+            x = _resized_for_epoch(x, now[0][0], epoch_sizes)
         if layer is not None:
             x = layer(x, training=True)
         return (x, y, p) if with_paths else (x, y)
@@ -155,6 +166,20 @@ def make_dataset(
     options = tf.data.Options()
     options.autotune.enabled = False
     return ds.prefetch(tf.data.AUTOTUNE).with_options(options)
+
+
+def _resized_for_epoch(x: tf.Tensor, now: tf.Tensor, sizes: list[tuple[int, int]]) -> tf.Tensor:
+    """The batch ``x`` resized to ``sizes[now]`` in the first passes, as it is after them.
+
+    Its height and width become unknown to the graph, so a model traced on it takes
+    every size the passes bring.
+    """
+    table = tf.constant(sizes, tf.int32)
+    last = len(sizes) - 1
+    return tf.cond(
+        now <= last,
+        lambda: tf.image.resize(x, tf.gather(table, tf.minimum(now, last)), antialias=True),
+        lambda: x)
 
 
 def decode_all(paths: Sequence[str], image_size: int | tuple[int, int], resize: str, *,

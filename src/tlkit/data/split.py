@@ -9,7 +9,7 @@ import numpy as np
 if TYPE_CHECKING:
     from tlkit.data.imageset import ImageSet
 
-__all__ = ["Split", "fraction_parts"]
+__all__ = ["Split", "count_parts", "fraction_parts"]
 
 
 class Split(NamedTuple):
@@ -103,3 +103,18 @@ def fraction_parts(groups: list[np.ndarray], *, val: float, test: float,
         parts["val"].append(members[n_test:n_test + n_val])
         parts["train"].append(members[n_test + n_val:])
     return parts, missed
+
+
+def count_parts(groups: list[np.ndarray], *, train: int, val: int, test: int | None,
+                seed: int) -> dict[str, list[np.ndarray]]:
+    """Each group's members shuffled: ``train`` for training, ``val`` for validation, and
+    up to ``test`` of the rest (all with ``None``) for testing."""
+    rng = np.random.default_rng(seed)
+    parts: dict[str, list[np.ndarray]] = {"train": [], "val": [], "test": []}
+    for members in groups:
+        members = rng.permutation(members)
+        parts["train"].append(members[:train])
+        parts["val"].append(members[train:train + val])
+        rest = members[train + val:]
+        parts["test"].append(rest if test is None else rest[:test])
+    return parts

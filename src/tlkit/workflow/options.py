@@ -44,6 +44,11 @@ class TrainingOptions:
         head_epochs: Epochs of the frozen phase, on cached backbone features.
         views: Augmented views per training image in the feature cache (0: clean only).
         finetune_epochs: Epochs of fine-tuning through the backbone (0: none).
+        finetune_sizes: Image side of each of the first fine-tuning epochs (progressive
+            resizing: ``(160,)`` runs epoch 0 at 160 x 160, about half the compute of
+            224 x 224); the other epochs, the frozen phase, the
+            evaluation and the saved model use ``image_size``. For a non-square
+            ``image_size`` the side is its longer side's (aspect kept).
         unfreeze: :class:`tlkit.GradualUnfreeze` schedule over the fine-tuning epochs,
             ``{epoch: top_blocks or "all"}``, or the same as text: ``"0:4,1:all"``. A
             count above the backbone's number of blocks (:func:`tlkit.backbone_blocks`)
@@ -86,6 +91,7 @@ class TrainingOptions:
     head_epochs: int = 30
     views: int = 0
     finetune_epochs: int = 2
+    finetune_sizes: tuple[int, ...] = ()
     unfreeze: Mapping[int, int | str] | str = dataclasses.field(
         default_factory=lambda: {0: 6})
     head_lr: float = 1e-3
@@ -147,6 +153,15 @@ class TrainingOptions:
             raise type_error("hidden_units", self.hidden_units, "a sequence of ints")
         fix(self, "hidden_units", tuple(check_int(f"hidden_units[{i}]", u, minimum=1)
                                         for i, u in enumerate(self.hidden_units)))
+        if isinstance(self.finetune_sizes, (str, bytes)) \
+                or not hasattr(self.finetune_sizes, "__iter__"):
+            raise type_error("finetune_sizes", self.finetune_sizes, "a sequence of ints")
+        fix(self, "finetune_sizes", tuple(check_int(f"finetune_sizes[{i}]", side, minimum=1)
+                                          for i, side in enumerate(self.finetune_sizes)))
+        if self.finetune_sizes and len(self.finetune_sizes) >= self.finetune_epochs:
+            raise ValueError(f"finetune_sizes must leave the last of finetune_epochs="
+                             f"{self.finetune_epochs} at image_size. Received: finetune_sizes="
+                             f"{self.finetune_sizes}.")
         fix(self, "dropout", check_number("dropout", self.dropout, low=0.0, high=1.0,
                                           high_inclusive=False))
         check_choice("resize", self.resize, RESIZE_MODES)
@@ -166,6 +181,18 @@ class TrainingOptions:
                 {**self.augment, "seed": self.seed if seed is None else seed})
         return AugmentationPolicy.preset(self.augment, seed=self.seed)
 
+    def epoch_sizes(self) -> list[tuple[int, int]]:
+        """``(height, width)`` of each fine-tuning epoch in :attr:`finetune_sizes`.
+
+        Example:
+            >>> TrainingOptions(image_size=(200, 300), finetune_sizes=(150,)).epoch_sizes()
+            [(100, 150)]
+        """
+        height, width = self.image_size
+        longer = max(height, width)
+        return [(round(height * side / longer), round(width * side / longer))
+                for side in self.finetune_sizes]
+
     def replace(self, **changes: Any) -> TrainingOptions:
         """A copy with some options changed (checked again).
 
@@ -184,6 +211,7 @@ class TrainingOptions:
         data = dataclasses.asdict(self)
         data["image_size"] = list(self.image_size)
         data["hidden_units"] = list(self.hidden_units)
+        data["finetune_sizes"] = list(self.finetune_sizes)
         data["unfreeze"] = {str(epoch): blocks for epoch, blocks in self.unfreeze.items()}
         return data
 

@@ -36,7 +36,7 @@ from tlkit.data import Split
 from tlkit.evaluation import EvaluationReport
 from tlkit.features import _classification_loss, extract_features, fit_head
 from tlkit.finetune import GradualUnfreeze
-from tlkit.heads import ClassifierHead, build_classifier
+from tlkit.heads import ClassifierHead, any_size, build_classifier
 from tlkit.interpolation import WeightInterpolation
 from tlkit.workflow.data import images_of, in_memory_parts, parts_of, shard_by_data, source_of
 from tlkit.workflow.distribute import resolve_strategy, strategy_name, worker_index
@@ -280,11 +280,12 @@ def train(
             on_epoch_begin=lambda index, logs=None: epoch.assign(index)))
         train_ds = shard_by_data(train_set.to_dataset(
             options.batch_size, image_size=size, resize=resize, shuffle=True,
-            seed=options.seed, epoch=epoch))
+            seed=options.seed, epoch=epoch, epoch_sizes=options.epoch_sizes()))
         # Validation after the last epoch only: nothing in fit chooses by it, the reports
         # validate the saved (mixed) model anyway, and each pass costs about a tenth of an
         # epoch. Epochs without it get NaN in the history (_epoch_table).
-        finetune_history = model.fit(  # train_ds shuffles itself
+        fitted = any_size(model) if options.finetune_sizes else model
+        finetune_history = fitted.fit(  # train_ds shuffles itself
             train_ds, validation_data=val_ds, validation_freq=options.finetune_epochs,
             epochs=options.finetune_epochs, shuffle=False, class_weight=class_weight,
             callbacks=fit_callbacks, verbose=verbose).history
