@@ -77,9 +77,10 @@ CONFIGS: dict[str, list[str]] = {
     **{f"lite{n}": ["--backbone", f"efficientnet_lite{n}", "--weights", "imagenet",
                     "--image-size", str(size)] for n, size in ((0, 224), (1, 240), (2, 260))},
     # Progressive resizing (issue #29): the first fine-tuning epoch at 160 px (about half
-    # the compute of 224), the second at 224.
-    "lite0_prog160": ["--backbone", "efficientnet_lite0", "--weights", "imagenet",
-                      "--image-size", "224", "--finetune-sizes", "160"],
+    # the compute of 224) or 128 px (a third), the second at 224.
+    **{f"lite0_prog{side}": ["--backbone", "efficientnet_lite0", "--weights", "imagenet",
+                             "--image-size", "224", "--finetune-sizes", str(side)]
+       for side in (128, 160)},
     "current_prog160": ["--finetune-sizes", "160"],
 }
 """Named configurations for ``--configs``: the example's arguments of each."""

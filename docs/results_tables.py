@@ -205,6 +205,8 @@ CONFIG_WORDS = {
     "current": "MobileNetV2, today's defaults: top 6 blocks, 2 epochs, label smoothing 0.1",
     "current_refit": "MobileNetV2, today's defaults trained on train + validation",
     "lite0": "EfficientNet-Lite0 at 224 px, today's defaults otherwise",
+    **{f"lite0_prog{side}": f"EfficientNet-Lite0, fine-tuning epoch 0 at {side} px, epoch 1 "
+                            f"at 224 (progressive resizing)" for side in (128, 160)},
 }
 """How the tutorial names each configuration of ``benchmarks/caltech101.py``."""
 
