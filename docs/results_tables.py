@@ -156,7 +156,7 @@ def four_backbones() -> str:
             " / ".join(f"{100 * r['test_accuracy']:.2f}" for r in runs) + " %",
             "yes" if reaches else "no",
             _pct([r["test_expected_calibration_error"] for r in runs]),
-            f"{median['wall_seconds']:,.0f} s ({median[f'wall_time_ratio_to_{first}']:.2f})",
+            f"{median['wall_seconds']:,.0f} s ({median[f'wall_time_ratio_to_{first}']:.3f})",
             f"{statistics.median(r['wall_seconds']['fine_tuning'] for r in runs):,.0f} s"))
     header = ("backbone", "test accuracy / mean per class (median)", "test accuracy by seed",
               f"reaches {100 * target['target']['test_accuracy']:g} % / "
@@ -241,7 +241,7 @@ def flagship_target() -> str:
                      f"**{100 * median['test_accuracy']:.2f} / "
                      f"{100 * median['test_mean_per_class_accuracy']:.2f}**",
                      validation, _pct([r["test_expected_calibration_error"] for r in runs]),
-                     f"{median['wall_seconds']:,.0f} s ({median[f'wall_time_ratio_to_{first}']:.2f})",
+                     f"{median['wall_seconds']:,.0f} s ({median[f'wall_time_ratio_to_{first}']:.3f})",
                      "-" if target is None else "met" if target["all_met"]
                      else "misses " + ", ".join(missed)))
     baseline = sorted(data["baseline"]["runs"], key=lambda r: r["seed"])

@@ -1,9 +1,11 @@
 """The ``tf.data`` pipeline: files to batches of ``float32`` pixels in ``[0, 255]``.
 
 Decode (any format, any channel count, to 3-channel RGB), resize, round to
-``uint8`` (so a cached and an uncached pipeline give the same pixels), optionally
-cache, shuffle and repeat, batch, cast to ``float32``, augment, prefetch.
-:meth:`tlkit.ImageSet.to_dataset` is the public way in.
+``uint8`` (so a cached and an uncached pipeline give the same pixels), or read those
+pixels from memory (:func:`decode_all`, once); optionally cache, shuffle and repeat,
+batch, cast to ``float32``, resize the first passes smaller (progressive resizing),
+augment, prefetch. :meth:`tlkit.ImageSet.to_dataset` and
+:meth:`tlkit.ImageSet.in_memory` are the public ways in.
 """
 
 from __future__ import annotations

@@ -46,9 +46,9 @@ class TrainingOptions:
         finetune_epochs: Epochs of fine-tuning through the backbone (0: none).
         finetune_sizes: Image side of each of the first fine-tuning epochs (progressive
             resizing: ``(160,)`` runs epoch 0 at 160 x 160, about half the compute of
-            224 x 224); the other epochs, the frozen phase, the
-            evaluation and the saved model use ``image_size``. For a non-square
-            ``image_size`` the side is its longer side's (aspect kept).
+            224 x 224); the other epochs, the frozen phase, the evaluation and the saved
+            model use ``image_size``. For a non-square ``image_size`` the side is its
+            longer side's (aspect kept). At least the last epoch stays at full size.
         unfreeze: :class:`tlkit.GradualUnfreeze` schedule over the fine-tuning epochs,
             ``{epoch: top_blocks or "all"}``, or the same as text: ``"0:4,1:all"``. A
             count above the backbone's number of blocks (:func:`tlkit.backbone_blocks`)

@@ -281,10 +281,11 @@ def train(
         train_ds = shard_by_data(train_set.to_dataset(
             options.batch_size, image_size=size, resize=resize, shuffle=True,
             seed=options.seed, epoch=epoch, epoch_sizes=options.epoch_sizes()))
+        with strategy.scope():  # its metrics' variables, like the model's
+            fitted = any_size(model) if options.finetune_sizes else model
         # Validation after the last epoch only: nothing in fit chooses by it, the reports
         # validate the saved (mixed) model anyway, and each pass costs about a tenth of an
         # epoch. Epochs without it get NaN in the history (_epoch_table).
-        fitted = any_size(model) if options.finetune_sizes else model
         finetune_history = fitted.fit(  # train_ds shuffles itself
             train_ds, validation_data=val_ds, validation_freq=options.finetune_epochs,
             epochs=options.finetune_epochs, shuffle=False, class_weight=class_weight,
