@@ -416,6 +416,26 @@ def test_progressive_resizing_trains_small_first_and_keeps_the_saved_size(
     assert not all(frozen_phase_equal)
 
 
+@pytest.mark.xfail(strict=True, reason="progressive resizing does not repeat itself yet: two "
+                   "uninterrupted runs with the same seed differ by up to 9e-4 in a weight "
+                   "(2026-12-02; the same test without finetune_sizes passes), so a resumed "
+                   "run cannot match one either. Remove this mark when it passes.")
+def test_a_resumed_run_with_progressive_resizing_ends_as_an_uninterrupted_one(
+        folder: Path, tmp_path: Path) -> None:
+    """Stopped after epoch 0 (at 24 px) and resumed: epoch 1 runs at 32 px as it would
+    have (the size comes from the epoch, not from how many passes this process made)."""
+    options = TINY.replace(finetune_sizes=(24,))
+    expected = train(folder, weights=None, options=options, verbose=0).model.get_weights()
+    backup = tmp_path / "backup"
+    with pytest.raises(RuntimeError, match="simulated"):
+        train(folder, weights=None, options=options, backup_dir=backup, verbose=0,
+              callbacks=[Interrupt(1)])
+    resumed = train(folder, weights=None, options=options, backup_dir=backup, verbose=0)
+    assert list(resumed.history["phase"]).count("fine-tuning") == 1  # epoch 0 came back
+    for got, want in zip(resumed.model.get_weights(), expected, strict=True):
+        np.testing.assert_allclose(got, want, atol=1e-5)
+
+
 def test_an_export_of_a_run_measures_itself_against_the_run(
         folder: Path, tmp_path: Path) -> None:
     """int8 changes probabilities: the export records by how much, on the run's validation

@@ -49,6 +49,8 @@ class TrainingOptions:
             224 x 224); the other epochs, the frozen phase, the evaluation and the saved
             model use ``image_size``. For a non-square ``image_size`` the side is its
             longer side's (aspect kept). At least the last epoch stays at full size.
+            Not yet repeatable to the weight: two runs with the same seed differ by up
+            to about 1e-3 in a weight, and so does a run resumed from a backup.
         unfreeze: :class:`tlkit.GradualUnfreeze` schedule over the fine-tuning epochs,
             ``{epoch: top_blocks or "all"}``, or the same as text: ``"0:4,1:all"``. A
             count above the backbone's number of blocks (:func:`tlkit.backbone_blocks`)
