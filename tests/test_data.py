@@ -320,16 +320,12 @@ def test_pre_split_folders_are_found_and_ambiguous_trees_refused(tmp_path: Path)
         folder_module.find_split_folders(no_train)
 
 
-def test_shuffle_decodes_only_what_the_first_batch_needs(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Paths are shuffled, then decoded: a buffer of decoded images would decode all 200
-    images (the whole set in memory) before the first batch comes out."""
+def _count_decodes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list that grows by one for every image the pipeline decodes from here on."""
     import tensorflow as tf
 
     import tlkit.data.pipeline as pipeline
 
-    root = _tiny_images(tmp_path / "many", "ab", n=100)
-    images = ImageFolder(root, cache_dir=False, verbose=0)
     decoded: list[int] = []
     original = pipeline.decode_resized
 
@@ -339,6 +335,16 @@ def test_shuffle_decodes_only_what_the_first_batch_needs(
             return tf.identity(original(path, *args))
 
     monkeypatch.setattr(pipeline, "decode_resized", counting)
+    return decoded
+
+
+def test_shuffle_decodes_only_what_the_first_batch_needs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Paths are shuffled, then decoded: a buffer of decoded images would decode all 200
+    images (the whole set in memory) before the first batch comes out."""
+    root = _tiny_images(tmp_path / "many", "ab", n=100)
+    images = ImageFolder(root, cache_dir=False, verbose=0)
+    decoded = _count_decodes(monkeypatch)
     dataset = images.to_dataset(2, image_size=8, shuffle=True, seed=0)
     pixels, _ = next(iter(dataset))
     assert pixels.shape == (2, 8, 8, 3)
@@ -405,15 +411,7 @@ def test_an_in_memory_copy_gives_the_files_batches_without_decoding_them(
     memory = folder.in_memory(24, verbose=0)
     assert (memory.paths, memory.class_names) == (folder.paths, folder.class_names)
     np.testing.assert_array_equal(memory.labels, folder.labels)
-    decoded: list[int] = []
-    original = pipeline.decode_resized
-
-    def counting(path: tf.Tensor, *args: object) -> tf.Tensor:
-        count = tf.py_function(lambda: decoded.append(1) or 0, [], tf.int32)
-        with tf.control_dependencies([count]):
-            return tf.identity(original(path, *args))
-
-    monkeypatch.setattr(pipeline, "decode_resized", counting)
+    decoded = _count_decodes(monkeypatch)
     epoch = tf.Variable(3, dtype=tf.int64)
     for kwargs in ({}, {"with_paths": True}, {"shuffle": True, "seed": 5},
                    {"shuffle": True, "seed": 5, "epoch": epoch}, {"cache": True}):
