@@ -208,7 +208,7 @@ def test_random_geometry_draws_within_its_factors_and_repeats_with_its_seed() ->
     height, width, batch = 33, 41, 64
     ramps = np.repeat(_ramp(height, width), batch, axis=0)
     # A shift alone: the centre pixel reads 2 (cx + tx) + 3 (cy + ty).
-    shifted = np.asarray(RandomGeometry(translation=0.1, seed=1)(ramps))
+    shifted = np.asarray(RandomGeometry(translation=0.1, seed=1)(ramps, training=True))
     cy, cx = (height - 1) // 2, (width - 1) // 2
     slope = (shifted[:, cy, cx + 1, 0] - shifted[:, cy, cx, 0]) / 2
     np.testing.assert_allclose(slope, 1.0, atol=1e-3)  # a shift keeps the scale
@@ -216,18 +216,19 @@ def test_random_geometry_draws_within_its_factors_and_repeats_with_its_seed() ->
     assert np.abs(centre).max() <= 2 * 0.1 * width + 3 * 0.1 * height + 1e-3
     assert centre.min() < 0 < centre.max()
     # A zoom alone: the slope along x is 2 * scale, scale in [0.8, 1.2], both sides drawn.
-    zoomed = np.asarray(RandomGeometry(zoom=0.2, seed=1)(ramps))
+    zoomed = np.asarray(RandomGeometry(zoom=0.2, seed=1)(ramps, training=True))
     scale = (zoomed[:, cy, cx + 1, 0] - zoomed[:, cy, cx, 0]) / 2
     assert 0.8 - 1e-3 <= scale.min() < 1.0 < scale.max() <= 1.2 + 1e-3
     # The same seed draws the same maps; another seed others.
-    again = np.asarray(RandomGeometry(zoom=0.2, seed=1)(ramps))
+    again = np.asarray(RandomGeometry(zoom=0.2, seed=1)(ramps, training=True))
     np.testing.assert_array_equal(zoomed, again)
-    assert not np.allclose(zoomed, np.asarray(RandomGeometry(zoom=0.2, seed=2)(ramps)))
+    other = RandomGeometry(zoom=0.2, seed=2)(ramps, training=True)
+    assert not np.allclose(zoomed, np.asarray(other))
 
 
 def test_random_geometry_takes_one_image() -> None:
     from tlkit.augment.geometry import RandomGeometry
 
     image = _images((9, 11, 3), "float32")
-    out = RandomGeometry(rotation=0.1, seed=0)(image)
+    out = RandomGeometry(rotation=0.1, seed=0)(image, training=True)
     assert tuple(out.shape) == (9, 11, 3)

@@ -63,8 +63,8 @@ class RandomGeometry(keras.layers.Layer):
     fraction of the size (scale uniform in ``[1 - zoom, 1 + zoom]``, aspect kept) and
     ``translation`` a fraction of the height and width (shifts uniform in
     ``[-translation, translation]`` times each). ``flip`` mirrors each image with
-    probability 1/2 along the named axes. It always transforms: the caller
-    (:class:`tlkit.AugmentationLayer`) decides when to call it.
+    probability 1/2 along the named axes. Like Keras' random layers it transforms only
+    when called with ``training=True`` (as :class:`tlkit.AugmentationLayer` calls it).
 
     Args:
         flip: ``None``, ``"horizontal"``, ``"vertical"`` or ``"horizontal_and_vertical"``.
@@ -77,7 +77,7 @@ class RandomGeometry(keras.layers.Layer):
     Example:
         >>> import numpy as np
         >>> images = np.arange(2 * 4 * 5 * 1, dtype="float32").reshape(2, 4, 5, 1)
-        >>> out = RandomGeometry(flip="horizontal", seed=0)(images)
+        >>> out = RandomGeometry(flip="horizontal", seed=0)(images, training=True)
         >>> all(np.array_equal(o, i) or np.array_equal(o, i[:, ::-1])
         ...     for o, i in zip(np.asarray(out), images))
         True
@@ -102,9 +102,11 @@ class RandomGeometry(keras.layers.Layer):
             return ops.zeros((batch,), "float32")
         return keras.random.uniform((batch,), -factor, factor, seed=self.seed_generator)
 
-    def call(self, images: Any) -> Any:
+    def call(self, images: Any, training: bool | None = None) -> Any:
+        if not training:
+            return images
         if len(images.shape) == 3:  # one image
-            return self.call(images[None])[0]
+            return self.call(images[None], training=True)[0]
         shape = ops.shape(images)
         batch, height, width = shape[0], shape[1], shape[2]
         transforms = affine_matrices(

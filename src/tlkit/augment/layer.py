@@ -98,7 +98,7 @@ class AugmentationLayer(keras.layers.Layer):
         dtype = keras.backend.standardize_dtype(inputs.dtype)
         x = ops.cast(inputs, "float32")
         for step in self.steps:
-            x = step(x) if isinstance(step, RandomGeometry) else step(x, training=True)
+            x = step(x, training=True)
         if "int" in dtype:
             x = ops.clip(ops.round(x), VALUE_RANGE[0], VALUE_RANGE[1])
         return ops.cast(x, dtype)
