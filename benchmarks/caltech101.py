@@ -82,6 +82,10 @@ CONFIGS: dict[str, list[str]] = {
                              "--image-size", "224", "--finetune-sizes", str(side)]
        for side in (128, 160)},
     "current_prog160": ["--finetune-sizes", "160"],
+    # ... and the frozen phase's cached features at 160 px as well (their extraction and
+    # the near-duplicate check were a third of Lite0's run at 224).
+    "lite0_feat160": ["--backbone", "efficientnet_lite0", "--weights", "imagenet",
+                      "--image-size", "224", "--feature-size", "160", "--finetune-sizes", "160"],
 }
 """Named configurations for ``--configs``: the example's arguments of each."""
 

@@ -92,6 +92,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="epochs of the frozen phase (on cached features)")
     parser.add_argument("--views", type=int, default=defaults.views,
                         help="augmented views per training image in the feature cache")
+    parser.add_argument("--feature-size", type=int, default=defaults.feature_size,
+                        help="image side of the frozen phase's cached features, e.g. 160 "
+                             "(default: --image-size)")
     parser.add_argument("--finetune-epochs", type=int, default=defaults.finetune_epochs)
     parser.add_argument("--finetune-sizes", type=parse_sizes, default=defaults.finetune_sizes,
                         help="image side of each of the first fine-tuning epochs, e.g. 160 "
@@ -172,7 +175,7 @@ def options_from(args: argparse.Namespace) -> tlkit.TrainingOptions:
     """The workflow's options from the command line."""
     return tlkit.TrainingOptions(
         image_size=args.image_size, batch_size=args.batch_size, head_epochs=args.head_epochs,
-        views=args.views, finetune_epochs=args.finetune_epochs,
+        views=args.views, feature_size=args.feature_size, finetune_epochs=args.finetune_epochs,
         finetune_sizes=args.finetune_sizes, unfreeze=args.unfreeze,
         head_lr=args.head_lr, finetune_lr=args.finetune_lr, warmup_epochs=args.warmup_epochs,
         wise_alpha=args.wise_alpha, label_smoothing=args.label_smoothing, augment=args.augment, class_weights=args.class_weights,

@@ -37,6 +37,17 @@ def _units(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"{text!r}: expected ints like '256,128'") from error
 
 
+def _side(text: str) -> int | None:
+    """``"160"`` -> ``160``; ``"none"`` -> ``None`` (the option's default: image_size)."""
+    if text.strip().lower() in ("", "none"):
+        return None
+    try:
+        return int(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected an int like 160 or 'none'") \
+            from error
+
+
 # Flags of the training options: (option, type, default shown in --help, help). Text values
 # (the unfreeze schedule, presets) are parsed and checked by TrainingOptions itself, in one
 # place. The defaults are written out so that --help needs no TensorFlow (TrainingOptions'
@@ -46,6 +57,8 @@ _OPTION_FLAGS: list[tuple[str, Any, str, str]] = [
     ("batch_size", int, "32", "images per fine-tuning step"),
     ("head_epochs", int, "30", "epochs of the frozen phase on cached features"),
     ("views", int, "0", "augmented views per training image in the feature cache"),
+    ("feature_size", _side, "None",
+     "image side of the frozen phase's cached features, e.g. 160 (default: --image-size)"),
     ("finetune_epochs", int, "2", "epochs of fine-tuning through the backbone"),
     ("finetune_sizes", _units, "()",
      "image side of each of the first fine-tuning epochs, e.g. 160 (progressive resizing)"),

@@ -20,7 +20,8 @@ import tensorflow as tf
 
 from tlkit._checks import check_choice, check_fraction, check_int, check_number, type_error
 from tlkit._predict import predict_with_labels
-from tlkit.backbones.build import INPUT_NAME, POOLINGS
+from tlkit.backbones.build import INPUT_NAME, POOLINGS, build_backbone
+from tlkit.backbones.registry import get_backbone_spec
 from tlkit.data import ImageSet
 
 __all__ = ["extract_features", "feature_extractor", "fit_head"]
@@ -64,6 +65,28 @@ def feature_extractor(backbone: keras.Model, *, pooling: str = "avg") -> keras.M
     features = backbone(inputs)
     pool = keras.layers.GlobalAveragePooling2D() if pooling == "avg" else keras.layers.GlobalMaxPooling2D()
     return keras.Model(inputs, pool(features), name=f"{backbone.name}_features")
+
+
+def _at_feature_size(backbone: keras.Model, name: str,
+                     image_size: tuple[int, int]) -> keras.Model:
+    """``backbone`` (registry name ``name``) run at ``image_size``, behind a bilinear,
+    antialiased resize (as progressive resizing shrinks a batch): a model that takes
+    images at ``backbone``'s own input size. The frozen phase's features at
+    ``TrainingOptions.feature_size`` come from it, read from the images at full size.
+
+    It runs a copy built at the smaller size with ``backbone``'s weights: Keras checks a
+    functional model's fixed input shape on every call, so ``backbone`` itself cannot
+    be called on smaller images.
+    """
+    spec = get_backbone_spec(name)
+    if min(image_size) < spec.min_size:
+        raise ValueError(f"feature_size must give at least {spec.min_size} pixels per side "
+                         f"for {spec.name!r}. Received: feature_size -> {image_size}.")
+    smaller = build_backbone(spec.name, image_size=image_size, weights=None)
+    smaller.set_weights(backbone.get_weights())
+    inputs = keras.Input(backbone.input_shape[1:], name=INPUT_NAME)
+    resized = keras.layers.Resizing(*image_size, antialias=True, name="feature_resize")(inputs)
+    return keras.Model(inputs, smaller(resized), name=f"{backbone.name}_at_{image_size[0]}")
 
 
 def extract_features(

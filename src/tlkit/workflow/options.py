@@ -43,6 +43,11 @@ class TrainingOptions:
         batch_size: Images per fine-tuning step.
         head_epochs: Epochs of the frozen phase, on cached backbone features.
         views: Augmented views per training image in the feature cache (0: clean only).
+        feature_size: Image side the frozen phase's cached features (and the near-duplicate
+            check) are computed at, from the images at ``image_size`` (``None``: at
+            ``image_size``). 160 costs about half of 224; pair it with ``finetune_sizes``
+            starting at the same side, so the head first meets full-size images after
+            an epoch at the size it was trained on. Aspect as in ``finetune_sizes``.
         finetune_epochs: Epochs of fine-tuning through the backbone (0: none).
         finetune_sizes: Image side of each of the first fine-tuning epochs (progressive
             resizing: ``(160,)`` runs epoch 0 at 160 x 160, about half the compute of
@@ -92,6 +97,7 @@ class TrainingOptions:
     batch_size: int = 32
     head_epochs: int = 30
     views: int = 0
+    feature_size: int | None = None
     finetune_epochs: int = 2
     finetune_sizes: tuple[int, ...] = ()
     unfreeze: Mapping[int, int | str] | str = dataclasses.field(
@@ -155,6 +161,8 @@ class TrainingOptions:
             raise type_error("hidden_units", self.hidden_units, "a sequence of ints")
         fix(self, "hidden_units", tuple(check_int(f"hidden_units[{i}]", u, minimum=1)
                                         for i, u in enumerate(self.hidden_units)))
+        if self.feature_size is not None:
+            fix(self, "feature_size", check_int("feature_size", self.feature_size, minimum=1))
         if isinstance(self.finetune_sizes, (str, bytes)) \
                 or not hasattr(self.finetune_sizes, "__iter__"):
             raise type_error("finetune_sizes", self.finetune_sizes, "a sequence of ints")
@@ -190,10 +198,24 @@ class TrainingOptions:
             >>> TrainingOptions(image_size=(200, 300), finetune_sizes=(150,)).epoch_sizes()
             [(100, 150)]
         """
+        return [self._scaled(side) for side in self.finetune_sizes]
+
+    def feature_shape(self) -> tuple[int, int]:
+        """``(height, width)`` of the frozen phase's images (:attr:`feature_size`).
+
+        Example:
+            >>> TrainingOptions(image_size=(200, 300), feature_size=150).feature_shape()
+            (100, 150)
+            >>> TrainingOptions(image_size=96).feature_shape()
+            (96, 96)
+        """
+        return self.image_size if self.feature_size is None else self._scaled(self.feature_size)
+
+    def _scaled(self, side: int) -> tuple[int, int]:
+        """``image_size`` with its longer side made ``side`` (aspect kept)."""
         height, width = self.image_size
         longer = max(height, width)
-        return [(round(height * side / longer), round(width * side / longer))
-                for side in self.finetune_sizes]
+        return round(height * side / longer), round(width * side / longer)
 
     def replace(self, **changes: Any) -> TrainingOptions:
         """A copy with some options changed (checked again).

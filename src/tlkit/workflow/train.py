@@ -34,7 +34,7 @@ from tlkit.calibration import (
 from tlkit.class_weights import compute_class_weights
 from tlkit.data import Split
 from tlkit.evaluation import EvaluationReport
-from tlkit.features import _classification_loss, extract_features, fit_head
+from tlkit.features import _at_feature_size, _classification_loss, extract_features, fit_head
 from tlkit.finetune import GradualUnfreeze
 from tlkit.heads import ClassifierHead, any_size, build_classifier
 from tlkit.interpolation import WeightInterpolation
@@ -231,12 +231,14 @@ def train(
         head.build((None, base.output_shape[-1]))
     views = options.views if policy is not None else 0
     extract = dict(batch_size=64, pooling=head.pooling, resize=options.resize, verbose=bar)
-    x_train, y_train = extract_features(base, train_set, augmented_views=views, augment=policy,
-                                        **extract)
-    validation = extract_features(base, val_set, **extract) if len(val_set) else None
+    frozen = base if options.feature_size is None else \
+        _at_feature_size(base, spec.name, options.feature_shape())  # read at full size
+    x_train, y_train = extract_features(frozen, train_set, augmented_views=views,
+                                        augment=policy, **extract)
+    validation = extract_features(frozen, val_set, **extract) if len(val_set) else None
     phases["feature_extraction"] = time.perf_counter() - t
     t = time.perf_counter()  # test images with a near duplicate in train, before fine-tuning
-    leaked = near_duplicate_leakage(base, x_train[:len(train_set)], test_set, extract)
+    leaked = near_duplicate_leakage(frozen, x_train[:len(train_set)], test_set, extract)
     phases["leakage_check"] = time.perf_counter() - t
     t = time.perf_counter()
     with strategy.scope():
