@@ -207,6 +207,8 @@ CONFIG_WORDS = {
     "lite0": "EfficientNet-Lite0 at 224 px, today's defaults otherwise",
     **{f"lite0_prog{side}": f"EfficientNet-Lite0, fine-tuning epoch 0 at {side} px, epoch 1 "
                             f"at 224 (progressive resizing)" for side in (128, 160)},
+    "lite0_feat160": "EfficientNet-Lite0, the frozen phase's features and fine-tuning epoch 0 "
+                     "at 160 px, epoch 1 at 224",
 }
 """How the tutorial names each configuration of ``benchmarks/caltech101.py``."""
 

@@ -151,6 +151,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if not 0.0 <= args.warmup_epochs < args.finetune_epochs:
         parser.error(f"--warmup-epochs must be in [0, --finetune-epochs={args.finetune_epochs}), "
                      f"got {args.warmup_epochs}")
+    if args.feature_size is not None and args.feature_size < 1:
+        parser.error(f"--feature-size must be >= 1, got {args.feature_size}")
     if args.views < 0:
         parser.error(f"--views must be >= 0, got {args.views}")
     if args.train_per_class is not None and args.train_per_class < 1:

@@ -72,6 +72,7 @@ def test_flagship_quick_run_writes_every_output(
         (["--head-epochs", "-2"], "--head-epochs must be >= 1, got -2"),
         (["--unfreeze", "zero"], "expected 'epoch:blocks' pairs"),
         (["--wise-alpha", "1.5"], "--wise-alpha must be in [0, 1], got 1.5"),
+        (["--feature-size", "0"], "--feature-size must be >= 1, got 0"),
         (["--train-per-class", "0"], "--train-per-class must be >= 1, got 0"),
         (["--train-per-class", "5", "--test-fraction", "0.3"],
          "cannot be combined with --val-fraction or --test-fraction"),

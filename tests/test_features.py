@@ -12,7 +12,7 @@ from _helpers import calibrate_batch_norm
 from PIL import Image
 
 from tlkit import AugmentationPolicy, ClassifierHead, ImageSet, build_backbone, build_classifier
-from tlkit.features import extract_features, feature_extractor, fit_head
+from tlkit.features import _at_feature_size, extract_features, feature_extractor, fit_head
 
 SHAPE = (32, 32, 3)
 
@@ -49,6 +49,32 @@ def test_cached_and_through_backbone_heads_predict_the_same(image_set: ImageSet)
     assert features.std(axis=0).mean() > 0.01  # real, image-dependent features
     assert through_backbone.std(axis=0).max() > 1e-3  # predictions differ between images
     np.testing.assert_allclose(through_backbone, on_features, rtol=1e-4, atol=1e-5)
+
+
+def test_features_at_a_smaller_size_run_the_same_weights_on_resized_images(
+        image_set: ImageSet) -> None:
+    """TrainingOptions.feature_size: images read at the backbone's size (48), features
+    computed at 32 by a copy holding the same weights, after an antialiased resize."""
+    backbone = build_backbone("mobilenet_v2", image_size=48, weights=None)
+    pixels = next(image_set.to_dataset(10, image_size=48).as_numpy_iterator())[0]
+    calibrate_batch_norm(backbone, pixels)
+    smaller = _at_feature_size(backbone, "mobilenet_v2", (32, 32))
+    assert smaller.input_shape == (None, 48, 48, 3)
+    got, labels = extract_features(smaller, image_set, batch_size=4, verbose=0)
+    assert labels.tolist() == image_set.labels.tolist()
+    at_48, _ = extract_features(backbone, image_set, batch_size=4, verbose=0)
+    assert got.std(axis=0).mean() > 0.01  # real, image-dependent features
+    assert not np.allclose(got, at_48, atol=1e-3)  # it did not run at 48
+    copy = build_backbone("mobilenet_v2", image_size=32, weights=None)
+    copy.set_weights(backbone.get_weights())
+    resized = tf.image.resize(pixels, (32, 32), antialias=True).numpy()
+    want, _ = extract_features(copy, tf.data.Dataset.from_tensor_slices(
+        (resized, image_set.labels)).batch(4), verbose=0)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match=r"feature_size must give at least 32 pixels per side "
+                                         r"for 'mobilenet_v2'\. Received: feature_size -> "
+                                         r"\(24, 24\)"):
+        _at_feature_size(backbone, "mobilenet_v2", (24, 24))
 
 
 def test_augmented_views_come_after_the_clean_view(image_set: ImageSet) -> None:

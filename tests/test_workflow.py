@@ -13,6 +13,8 @@ from PIL import Image
 
 import tlkit
 from tlkit import TrainingOptions, TrainingRun, train
+from tlkit.features import extract_features
+from tlkit.workflow.leakage import LEAKAGE_METRIC
 
 TINY = TrainingOptions(image_size=32, head_epochs=2, finetune_epochs=2, unfreeze={0: 0, 1: 1},
                        batch_size=8, tta=False)
@@ -184,6 +186,11 @@ def test_options_check_their_values_and_round_trip_through_json() -> None:
         TrainingOptions(finetune_sizes=(160, 192))
     with pytest.raises(ValueError, match=r"finetune_sizes\[0\] must be an int >= 1"):
         TrainingOptions(finetune_epochs=3, finetune_sizes=(0,))
+    small = TrainingOptions(image_size=(200, 300), feature_size=150)
+    assert small.feature_shape() == (100, 150) and TrainingOptions().feature_shape() == (224, 224)
+    assert TrainingOptions.from_json(small.to_json()) == small
+    with pytest.raises(ValueError, match=r"feature_size must be an int >= 1"):
+        TrainingOptions(feature_size=0)
 
 
 def test_keras_reloads_a_run_model_without_tlkit_workflow(run: TrainingRun, tmp_path: Path) -> None:
@@ -414,6 +421,34 @@ def test_progressive_resizing_trains_small_first_and_keeps_the_saved_size(
     frozen_phase_equal = [np.allclose(a, b, atol=1e-5) for a, b in zip(
         small_first.model.get_weights(), run.model.get_weights(), strict=True)]
     assert not all(frozen_phase_equal)
+
+
+def test_the_frozen_phase_reads_full_size_images_and_runs_at_feature_size(
+        folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """feature_size=32 of image_size=40: the cached features (and the near-duplicate
+    check's) come from the backbone at 32 behind a resize; fine-tuning, evaluation and
+    the saved model stay at 40."""
+    import importlib
+
+    leakage = importlib.import_module("tlkit.workflow.leakage")
+    # the package's `train` is the function: the module comes from importlib
+    workflow_train = importlib.import_module("tlkit.workflow.train")
+    seen = []
+
+    def recording(backbone: keras.Model, images, **kwargs):  # noqa: ANN001, ANN202
+        seen.append((backbone.name, backbone.input_shape))
+        return extract_features(backbone, images, **kwargs)
+
+    monkeypatch.setattr(workflow_train, "extract_features", recording)
+    monkeypatch.setattr(leakage, "extract_features", recording)
+    small = train(folder, weights=None, options=TINY.replace(image_size=40, feature_size=32),
+                  verbose=0)
+    assert len(seen) == 3  # train, validation, test (near duplicates)
+    assert all(name.endswith("_at_32") and shape == (None, 40, 40, 3) for name, shape in seen)
+    assert small.model.input_shape == (None, 40, 40, 3)
+    assert small.metrics[LEAKAGE_METRIC] is not None
+    assert "frozen-backbone features at 32 x 32 px" in \
+        small.reports["test"].context["near duplicates in train"]
 
 
 @pytest.mark.xfail(strict=True, reason="progressive resizing does not repeat itself yet: two "

@@ -46,10 +46,12 @@ def near_duplicate_leakage(base: keras.Model, train_features: np.ndarray, test_s
     return count_near_duplicates(test_features, train_features)
 
 
-def leakage_words(count: int | None, test_images: int) -> str:
-    """The test report's context line."""
+def leakage_words(count: int | None, test_images: int, image_size: tuple[int, int]) -> str:
+    """The test report's context line; ``image_size`` is the size the features were
+    computed at (the count depends on it: ``TrainingOptions.feature_size``)."""
     if count is None:
         return "not checked: no test images"
     return (f"{count:,} of {test_images:,} test images have a near duplicate among the "
-            f"training images (frozen-backbone features, cosine similarity >= "
+            f"training images (frozen-backbone features at {image_size[0]} x {image_size[1]} "
+            f"px, cosine similarity >= "
             f"{DUPLICATE_THRESHOLD}); their answers may be remembered, not recognised")

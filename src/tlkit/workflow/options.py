@@ -47,7 +47,8 @@ class TrainingOptions:
             check) are computed at, from the images at ``image_size`` (``None``: at
             ``image_size``). 160 costs about half of 224; pair it with ``finetune_sizes``
             starting at the same side, so the head first meets full-size images after
-            an epoch at the size it was trained on. Aspect as in ``finetune_sizes``.
+            an epoch at the size it was trained on. Aspect as in ``finetune_sizes``. The
+            near-duplicate count depends on the size (the test report says which).
         finetune_epochs: Epochs of fine-tuning through the backbone (0: none).
         finetune_sizes: Image side of each of the first fine-tuning epochs (progressive
             resizing: ``(160,)`` runs epoch 0 at 160 x 160, about half the compute of

@@ -326,7 +326,8 @@ def train(
                 context["validation accuracy"] = \
                     f"{100 * val.accuracy:.1f} % of {val.y_true.size:,} images"
             if split_name == "test":
-                context["near duplicates in train"] = leakage_words(leaked, len(part))
+                context["near duplicates in train"] = leakage_words(
+                    leaked, len(part), options.feature_shape())
             view_scores, labels = predictions[split_name]
             scores = view_scores.mean(axis=0) if calibration is None else \
                 tempered_mean(view_scores, calibration.temperature)
