@@ -18,6 +18,8 @@ from tlkit.workflow.leakage import LEAKAGE_METRIC
 
 TINY = TrainingOptions(image_size=32, head_epochs=2, finetune_epochs=2, unfreeze={0: 0, 1: 1},
                        batch_size=8, tta=False)
+# Progressive resizing: fine-tuning epoch 0 at 32 px, the smallest MobileNetV2 takes.
+PROGRESSIVE = TINY.replace(image_size=64, finetune_sizes=(32,))
 
 
 def make_folder(root: Path, classes: dict[str, int], n: int = 12, seed: int = 0) -> Path:
@@ -407,20 +409,34 @@ def test_images_decoded_once_into_memory_give_the_run_reading_files_gives(
 
 
 def test_progressive_resizing_trains_small_first_and_keeps_the_saved_size(
-        run: TrainingRun, folder: Path) -> None:
-    """Fine-tuning epoch 0 at 24 px, epoch 1 at 32: the saved model still takes 32 x 32
-    only, and its weights are the ones that fit changed (the two models share layers)."""
-    small_first = train(folder, weights=None, options=TINY.replace(finetune_sizes=(24,)),
-                        verbose=0)
-    assert small_first.model.input_shape == (None, 32, 32, 3)
+        folder: Path, mobilenet_weights: Path) -> None:
+    """Fine-tuning epoch 0 at 32 px, epoch 1 at 64: the saved model still takes 64 x 64
+    only, and its weights are the ones that fit changed (the two models share layers).
+    ImageNet weights: a random MobileNetV2's features are all but zero at any size, so
+    the size of epoch 0 could not show in the head."""
+    small_first = train(folder, weights=mobilenet_weights, options=PROGRESSIVE, verbose=0)
+    assert small_first.model.input_shape == (None, 64, 64, 3)
     with pytest.raises(ValueError, match="incompatible"):
-        small_first.model.predict(np.zeros((1, 24, 24, 3)), verbose=0)
+        small_first.model.predict(np.zeros((1, 32, 32, 3)), verbose=0)
     assert np.isfinite(small_first.history["loss"]).all()
-    # Same seed, same data: only the first epoch's image size differs from `run` (runs
-    # repeat to 1e-5, see above), so the fine-tuned weights differ where it trained.
-    frozen_phase_equal = [np.allclose(a, b, atol=1e-5) for a, b in zip(
-        small_first.model.get_weights(), run.model.get_weights(), strict=True)]
-    assert not all(frozen_phase_equal)
+    # Same seed, same data: only the first epoch's image size differs (runs repeat to
+    # 1e-5, see above), so the fine-tuned weights differ where it trained.
+    full_size = train(folder, weights=mobilenet_weights,
+                      options=PROGRESSIVE.replace(finetune_sizes=()), verbose=0)
+    equal = [np.allclose(a, b, atol=1e-5) for a, b in zip(
+        small_first.model.get_weights(), full_size.model.get_weights(), strict=True)]
+    assert not all(equal)
+
+
+def test_sizes_below_the_backbone_minimum_are_refused_before_any_work(folder: Path) -> None:
+    """MobileNetV2 built at 32 px and run at 24: its last stages shrink to nothing, and
+    the features were garbage, another value in every process (found 2026-12-02)."""
+    expected = (r"finetune_sizes must keep at least 32 pixels per side for 'mobilenet_v2'\. "
+                r"Received: finetune_sizes=\(24,\) \(images of 24 x 24\)\.")
+    with pytest.raises(ValueError, match=expected):
+        train(folder, weights=None, options=TINY.replace(finetune_sizes=(24,)), verbose=0)
+    with pytest.raises(ValueError, match=r"feature_size must keep at least 32 pixels"):
+        train(folder, weights=None, options=TINY.replace(feature_size=16), verbose=0)
 
 
 def test_the_frozen_phase_reads_full_size_images_and_runs_at_feature_size(
@@ -451,21 +467,32 @@ def test_the_frozen_phase_reads_full_size_images_and_runs_at_feature_size(
         small.reports["test"].context["near duplicates in train"]
 
 
-@pytest.mark.xfail(strict=True, reason="progressive resizing does not repeat itself yet: two "
-                   "uninterrupted runs with the same seed differ by up to 9e-4 in a weight "
-                   "(2026-12-02; the same test without finetune_sizes passes), so a resumed "
-                   "run cannot match one either. Remove this mark when it passes.")
-def test_a_resumed_run_with_progressive_resizing_ends_as_an_uninterrupted_one(
-        folder: Path, tmp_path: Path) -> None:
-    """Stopped after epoch 0 (at 24 px) and resumed: epoch 1 runs at 32 px as it would
-    have (the size comes from the epoch, not from how many passes this process made)."""
-    options = TINY.replace(finetune_sizes=(24,))
-    expected = train(folder, weights=None, options=options, verbose=0).model.get_weights()
+RANDOM_STATE_NOT_RESTORED = pytest.mark.xfail(strict=True, reason=(
+    "BackupAndRestore does not restore the random generators of the augmentation and the "
+    "head's dropout, so a resumed epoch draws other transforms than the uninterrupted one: "
+    "4e-4 apart with ImageNet weights (found 2026-12-02; exact without augmentation and "
+    "dropout). The random-weight test above cannot see it. Remove the mark when it passes."))
+
+
+@pytest.mark.parametrize("options", [
+    pytest.param(PROGRESSIVE.replace(finetune_sizes=(), augment="none", dropout=0.0),
+                 id="no-random-layers"),
+    pytest.param(PROGRESSIVE.replace(finetune_sizes=()), id="defaults",
+                 marks=RANDOM_STATE_NOT_RESTORED),
+    pytest.param(PROGRESSIVE, id="progressive", marks=RANDOM_STATE_NOT_RESTORED),
+])
+def test_a_resumed_run_with_imagenet_weights_ends_as_an_uninterrupted_one(
+        folder: Path, tmp_path: Path, mobilenet_weights: Path, options: TrainingOptions) -> None:
+    """Stopped after epoch 0 and resumed, with real features (a random MobileNetV2's are
+    all but zero, so neither the image size nor the augmentation shows in its weights).
+    With progressive resizing epoch 0 is at 32 px and epoch 1 at 64, as it would have
+    been (the size comes from the epoch, not from how many passes this process made)."""
+    kwargs = dict(weights=mobilenet_weights, options=options, verbose=0)
+    expected = train(folder, **kwargs).model.get_weights()
     backup = tmp_path / "backup"
     with pytest.raises(RuntimeError, match="simulated"):
-        train(folder, weights=None, options=options, backup_dir=backup, verbose=0,
-              callbacks=[Interrupt(1)])
-    resumed = train(folder, weights=None, options=options, backup_dir=backup, verbose=0)
+        train(folder, backup_dir=backup, callbacks=[Interrupt(1)], **kwargs)
+    resumed = train(folder, backup_dir=backup, **kwargs)
     assert list(resumed.history["phase"]).count("fine-tuning") == 1  # epoch 0 came back
     for got, want in zip(resumed.model.get_weights(), expected, strict=True):
         np.testing.assert_allclose(got, want, atol=1e-5)

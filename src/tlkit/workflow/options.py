@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tlkit._checks import (
     check_bool,
@@ -20,6 +20,9 @@ from tlkit._constants import QUICK  # defined without TensorFlow
 from tlkit.augment import AugmentationPolicy
 from tlkit.class_weights import METHODS
 from tlkit.data import RESIZE_MODES
+
+if TYPE_CHECKING:
+    from tlkit.backbones import BackboneSpec
 
 __all__ = ["QUICK", "TrainingOptions"]
 
@@ -55,8 +58,9 @@ class TrainingOptions:
             224 x 224); the other epochs, the frozen phase, the evaluation and the saved
             model use ``image_size``. For a non-square ``image_size`` the side is its
             longer side's (aspect kept). At least the last epoch stays at full size.
-            Not yet repeatable to the weight: two runs with the same seed differ by up
-            to about 1e-3 in a weight, and so does a run resumed from a backup.
+            Each size must be at least the backbone's smallest input (``min_size`` of
+            its :class:`tlkit.BackboneSpec`): below it the last stages shrink to
+            nothing, and :func:`tlkit.train` refuses it.
         unfreeze: :class:`tlkit.GradualUnfreeze` schedule over the fine-tuning epochs,
             ``{epoch: top_blocks or "all"}``, or the same as text: ``"0:4,1:all"``. A
             count above the backbone's number of blocks (:func:`tlkit.backbone_blocks`)
@@ -282,3 +286,19 @@ def _parse_schedule(text: str) -> dict[int, int | str]:
     return {int(epoch): "all" if blocks.strip() == "all" else int(blocks)
             for epoch, blocks in pairs}
 
+
+
+def sizes_checked(spec: BackboneSpec, options: TrainingOptions) -> BackboneSpec:
+    """``spec``, once every smaller size ``options`` run its backbone at (``feature_size``,
+    ``finetune_sizes``) is at least its ``min_size``. Below it the network's last stages
+    shrink to nothing: MobileNetV2 built at 32 px and run at 24 computed garbage, another
+    value in every process, instead of failing."""
+    for argument, sizes in (("feature_size", [options.feature_shape()]),
+                            ("finetune_sizes", options.epoch_sizes())):
+        for height, width in sizes:
+            if min(height, width) < spec.min_size:
+                raise ValueError(
+                    f"{argument} must keep at least {spec.min_size} pixels per side for "
+                    f"{spec.name!r}. Received: {argument}={getattr(options, argument)!r} "
+                    f"(images of {height} x {width}).")
+    return spec

@@ -41,7 +41,7 @@ from tlkit.interpolation import WeightInterpolation
 from tlkit.workflow.data import images_of, in_memory_parts, parts_of, shard_by_data, source_of
 from tlkit.workflow.distribute import resolve_strategy, strategy_name, worker_index
 from tlkit.workflow.leakage import LEAKAGE_METRIC, leakage_words, near_duplicate_leakage
-from tlkit.workflow.options import TrainingOptions
+from tlkit.workflow.options import TrainingOptions, sizes_checked
 from tlkit.workflow.run import TrainingRun
 
 __all__ = ["train"]
@@ -189,7 +189,7 @@ def train(
     verbose = check_int("verbose", verbose, minimum=0, maximum=2)
     memory_gib = check_number("memory_gib", memory_gib, low=0.0)
     bar = min(verbose, 1)  # progress bars outside fit()
-    spec = get_backbone_spec(backbone)  # an unknown name fails before any work
+    spec = sizes_checked(get_backbone_spec(backbone), options)  # both fail before any work
     strategy = resolve_strategy(strategy)
     callbacks = list(callbacks)
     if not all(isinstance(c, keras.callbacks.Callback) for c in callbacks):
