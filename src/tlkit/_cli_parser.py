@@ -58,7 +58,7 @@ _OPTION_FLAGS: list[tuple[str, Any, str, str]] = [
     ("head_epochs", int, "30", "epochs of the frozen phase on cached features"),
     ("views", int, "0", "augmented views per training image in the feature cache"),
     ("feature_size", _side, "None",
-     "image side of the frozen phase's cached features, e.g. 160 (default: --image-size)"),
+     "image side of the frozen phase's cached features, e.g. 160; None: --image-size"),
     ("finetune_epochs", int, "2", "epochs of fine-tuning through the backbone"),
     ("finetune_sizes", _units, "()",
      "image side of each of the first fine-tuning epochs, e.g. 160 (progressive resizing)"),
