@@ -477,8 +477,6 @@ RANDOM_STATE_NOT_RESTORED = pytest.mark.xfail(strict=True, reason=(
 @pytest.mark.parametrize("options", [
     pytest.param(PROGRESSIVE.replace(finetune_sizes=(), augment="none", dropout=0.0),
                  id="no-random-layers"),
-    pytest.param(PROGRESSIVE.replace(finetune_sizes=()), id="defaults",
-                 marks=RANDOM_STATE_NOT_RESTORED),
     pytest.param(PROGRESSIVE, id="progressive", marks=RANDOM_STATE_NOT_RESTORED),
 ])
 def test_a_resumed_run_with_imagenet_weights_ends_as_an_uninterrupted_one(
