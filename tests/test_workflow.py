@@ -467,17 +467,10 @@ def test_the_frozen_phase_reads_full_size_images_and_runs_at_feature_size(
         small.reports["test"].context["near duplicates in train"]
 
 
-RANDOM_STATE_NOT_RESTORED = pytest.mark.xfail(strict=True, reason=(
-    "BackupAndRestore does not restore the random generators of the augmentation and the "
-    "head's dropout, so a resumed epoch draws other transforms than the uninterrupted one: "
-    "4e-4 apart with ImageNet weights (found 2026-12-02; exact without augmentation and "
-    "dropout). The random-weight test above cannot see it. Remove the mark when it passes."))
-
-
 @pytest.mark.parametrize("options", [
     pytest.param(PROGRESSIVE.replace(finetune_sizes=(), augment="none", dropout=0.0),
                  id="no-random-layers"),
-    pytest.param(PROGRESSIVE, id="progressive", marks=RANDOM_STATE_NOT_RESTORED),
+    pytest.param(PROGRESSIVE, id="progressive"),  # augmentation and dropout: EpochSeeds
 ])
 def test_a_resumed_run_with_imagenet_weights_ends_as_an_uninterrupted_one(
         folder: Path, tmp_path: Path, mobilenet_weights: Path, options: TrainingOptions) -> None:

@@ -67,6 +67,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors (imported laz
     from tlkit.onnx_model import OnnxModel
     from tlkit.ranking import BackboneRanking, rank_backbones
     from tlkit.savedmodel import TensorFlowSavedModel
+    from tlkit.seeding import EpochSeeds
     from tlkit.schedules import ShiftedSchedule
     from tlkit.transferability import knn_accuracy, logme_score
     from tlkit.workflow import (
@@ -105,6 +106,7 @@ _SOURCES: dict[str, tuple[str, ...]] = {
     "tlkit.onnx_model": ("OnnxModel",),
     "tlkit.ranking": ("BackboneRanking", "rank_backbones"),
     "tlkit.savedmodel": ("TensorFlowSavedModel",),
+    "tlkit.seeding": ("EpochSeeds",),
     "tlkit.schedules": ("ShiftedSchedule",),
     "tlkit.transferability": ("knn_accuracy", "logme_score"),
     "tlkit.workflow": ("STRATEGIES", "TrainingOptions", "TrainingRun", "is_chief",
@@ -115,7 +117,7 @@ _MODULE_OF = {name: module for module, names in _SOURCES.items() for name in nam
 _SUBMODULES = ("auditing", "augment", "backbones", "calibration", "class_weights", "data",
                "datasets", "evaluation", "export", "features", "fidelity", "finetune", "heads",
                "inference", "interpolation", "litert", "model_card", "onnx_model", "ranking",
-               "savedmodel", "schedules", "transferability", "workflow")
+               "savedmodel", "schedules", "seeding", "transferability", "workflow")
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -130,6 +132,7 @@ __all__ = [
     "Calibration",
     "ClassifierHead",
     "DataAudit",
+    "EpochSeeds",
     "EvaluationReport",
     "GradualUnfreeze",
     "ImageFolder",

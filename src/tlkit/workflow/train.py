@@ -38,6 +38,7 @@ from tlkit.features import _at_feature_size, _classification_loss, extract_featu
 from tlkit.finetune import GradualUnfreeze
 from tlkit.heads import ClassifierHead, any_size, build_classifier
 from tlkit.interpolation import WeightInterpolation
+from tlkit.seeding import EpochSeeds
 from tlkit.workflow.data import images_of, in_memory_parts, parts_of, shard_by_data, source_of
 from tlkit.workflow.distribute import resolve_strategy, strategy_name, worker_index
 from tlkit.workflow.leakage import LEAKAGE_METRIC, leakage_words, near_duplicate_leakage
@@ -275,11 +276,10 @@ def train(
             fit_callbacks.append(WeightInterpolation(
                 options.wise_alpha, verbose=min(verbose, 1),
                 backup_dir=None if backups is None else os.path.join(backups, "wise")))
-        # The order of each epoch comes from (seed, epoch), so a resumed run reads the
-        # data as the uninterrupted one did; the callback sets the epoch before each pass.
+        # The data order and the random layers' draws of each epoch come from (seed,
+        # epoch), so a resumed run reads and augments as the uninterrupted one did.
         epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="data_epoch")
-        fit_callbacks.insert(0, keras.callbacks.LambdaCallback(
-            on_epoch_begin=lambda index, logs=None: epoch.assign(index)))
+        fit_callbacks.insert(0, EpochSeeds(options.seed, epoch_variable=epoch))
         train_ds = shard_by_data(train_set.to_dataset(
             options.batch_size, image_size=size, resize=resize, shuffle=True,
             seed=options.seed, epoch=epoch, epoch_sizes=options.epoch_sizes()))
