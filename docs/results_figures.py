@@ -27,7 +27,9 @@ NAMES = {"defaults_2026_11": "MobileNetV2, every block, 3 epochs (November defau
          "lite0": "EfficientNet-Lite0, today's defaults",
          "lite0_prog160": "EfficientNet-Lite0, epoch 0 at 160 px",
          "lite0_prog128": "EfficientNet-Lite0, epoch 0 at 128 px",
-         "lite0_feat160": "EfficientNet-Lite0, features and epoch 0 at 160 px"}
+         "lite0_feat160": "EfficientNet-Lite0, features and epoch 0 at 160 px",
+         "lite0_feat160_ft3": "EfficientNet-Lite0, features at 160, epochs at 128/160/224 px",
+         "lite0_feat160_views1": "EfficientNet-Lite0, features at 160 px + 1 augmented view"}
 
 
 def configurations_figure(source: Path = SOURCE) -> Figure:

@@ -209,6 +209,10 @@ CONFIG_WORDS = {
                             f"at 224 (progressive resizing)" for side in (128, 160)},
     "lite0_feat160": "EfficientNet-Lite0, the frozen phase's features and fine-tuning epoch 0 "
                      "at 160 px, epoch 1 at 224",
+    "lite0_feat160_ft3": "EfficientNet-Lite0, features at 160 px; 3 fine-tuning epochs at "
+                         "128, 160 and 224 px",
+    "lite0_feat160_views1": "EfficientNet-Lite0 as ``lite0_feat160``, with one augmented view "
+                            "of each training image in the frozen phase",
 }
 """How the tutorial names each configuration of ``benchmarks/caltech101.py``."""
 
