@@ -67,8 +67,8 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors (imported laz
     from tlkit.onnx_model import OnnxModel
     from tlkit.ranking import BackboneRanking, rank_backbones
     from tlkit.savedmodel import TensorFlowSavedModel
-    from tlkit.seeding import EpochSeeds
     from tlkit.schedules import ShiftedSchedule
+    from tlkit.seeding import EpochSeeds
     from tlkit.transferability import knn_accuracy, logme_score
     from tlkit.workflow import (
         STRATEGIES,
@@ -106,8 +106,8 @@ _SOURCES: dict[str, tuple[str, ...]] = {
     "tlkit.onnx_model": ("OnnxModel",),
     "tlkit.ranking": ("BackboneRanking", "rank_backbones"),
     "tlkit.savedmodel": ("TensorFlowSavedModel",),
-    "tlkit.seeding": ("EpochSeeds",),
     "tlkit.schedules": ("ShiftedSchedule",),
+    "tlkit.seeding": ("EpochSeeds",),
     "tlkit.transferability": ("knn_accuracy", "logme_score"),
     "tlkit.workflow": ("STRATEGIES", "TrainingOptions", "TrainingRun", "is_chief",
                        "make_strategy", "train", "worker_index"),

@@ -25,15 +25,6 @@ __all__ = ["EpochSeeds"]
 _STATE_NAME = "seed_generator_state"
 
 
-def seed_states(model: keras.Model) -> list[Any]:
-    """The state variables of the model's random generators, in the model's order."""
-    found: dict[int, Any] = {}
-    for variable in model.variables:  # each once, also inside nested models
-        if variable.name == _STATE_NAME and tuple(variable.shape) == (2,):
-            found.setdefault(id(variable), variable)
-    return list(found.values())
-
-
 def epoch_state(seed: int, epoch: int, position: int) -> np.ndarray:
     """The state a generator starts an epoch from: ``[key, 0]`` (the counter at zero).
 
@@ -104,11 +95,15 @@ class EpochSeeds(keras.callbacks.Callback):
             >>> EpochSeeds.generators_of(model)
             []
         """
-        return seed_states(model)
+        found: dict[int, Any] = {}
+        for variable in model.variables:  # each once, also inside nested models
+            if variable.name == _STATE_NAME and tuple(variable.shape) == (2,):
+                found.setdefault(id(variable), variable)
+        return list(found.values())
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         """Set the generators (and the epoch variable) for epoch ``epoch``."""
         if self.epoch_variable is not None:
             self.epoch_variable.assign(epoch)
-        for position, state in enumerate(seed_states(self.model)):
+        for position, state in enumerate(self.generators_of(self.model)):
             state.assign(epoch_state(self.seed, epoch, position).astype(state.dtype))
